@@ -1,0 +1,59 @@
+/**
+ * The library's refusal of input it cannot act on: a malformed address, a port out of range,
+ * a unix path that does not fit `sun_path`, an option of the wrong kind. Returned before any
+ * socket is opened, so nothing changes.
+ *
+ * @since 0.1.0
+ */
+import * as Schema from "effect/Schema"
+
+/**
+ * Input the library refuses. `field` names the option or part at fault, `reason` says why,
+ * and `input` keeps what was given.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { SockAddr } from "@dial/core"
+ *
+ * const program = SockAddr.parse("127.0.0.1:99999").pipe(
+ *   Effect.catchTag("InvalidInput", (e) => Effect.succeed(e.reason))
+ * )
+ * ```
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class InvalidInput extends Schema.TaggedError<InvalidInput>()("InvalidInput", {
+  field: Schema.String,
+  reason: Schema.String,
+  input: Schema.Unknown,
+  message: Schema.String
+}) {}
+
+/**
+ * Builds an `InvalidInput` whose message says what and why.
+ *
+ * @example
+ * ```ts
+ * import { InvalidInput } from "@dial/core"
+ *
+ * const error = InvalidInput.make("port", 70000, "port must be within 0..65535")
+ * error.message // "invalid port: port must be within 0..65535 (got 70000)"
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const make = (field: string, input: unknown, reason: string): InvalidInput =>
+  new InvalidInput({ field, reason, input, message: `invalid ${field}: ${reason} (got ${show(input)})` })
+
+const show = (input: unknown): string => {
+  if (typeof input === "string") return JSON.stringify(input)
+  if (typeof input === "number" || typeof input === "boolean" || input == null) return String(input)
+  try {
+    return JSON.stringify(input) ?? typeof input
+  } catch {
+    return typeof input
+  }
+}

@@ -1,0 +1,202 @@
+/**
+ * The socket service: open scoped handles and connect them. `@dial/node` provides it over the
+ * kernel, `@dial/testkit` over an in-memory network; application code depends only on this.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Network } from "@dial/core"
+ *
+ * const healthCheck = Effect.scoped(
+ *   Effect.gen(function*() {
+ *     const handle = yield* Network.connect("127.0.0.1:5432", { deadline: "2 seconds" })
+ *     return yield* handle.peerAddress
+ *   })
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Result from "effect/Result"
+import type * as Scope from "effect/Scope"
+import type * as DialError from "./DialError.ts"
+import * as InvalidInput from "./InvalidInput.ts"
+import * as SockAddr from "./SockAddr.ts"
+import * as SocketHandle from "./SocketHandle.ts"
+import type * as Transport from "./Transport.ts"
+
+/**
+ * Options of {@link Network.open}: fixed for the handle's life, kept across reconnects.
+ *
+ * @example
+ * ```ts
+ * import type { Network } from "@dial/core"
+ *
+ * const options: Network.OpenOptions = { local: "127.0.0.1:0", noDelay: true, keepAlive: "30 seconds" }
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface OpenOptions {
+  /** Bind to this local inet address first (`"127.0.0.1:0"`: any port). */
+  readonly local?: SockAddr.Input | undefined
+  /** SO_KEEPALIVE; a duration also sets the idle time before the first probe. */
+  readonly keepAlive?: boolean | Duration.Input | undefined
+  /** TCP_NODELAY. */
+  readonly noDelay?: boolean | undefined
+}
+
+/**
+ * The socket service.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Network } from "@dial/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const network = yield* Network.Network
+ *   return network.platform
+ * })
+ * ```
+ *
+ * @category services
+ * @since 0.1.0
+ */
+export class Network extends Context.Service<
+  Network,
+  {
+    /** `"node"`, `"test"`, … */
+    readonly platform: string
+    /** Opens a handle of a socket type; the scope closes it. */
+    readonly open: <T extends Transport.SocketType>(
+      type: T,
+      options?: OpenOptions
+    ) => Effect.Effect<SocketHandle.HandleOf<T>, InvalidInput.InvalidInput | DialError.Unsupported, Scope.Scope>
+  }
+>()("@dial/core/Network") {}
+
+const validateOpen = (
+  type: unknown,
+  options: OpenOptions | undefined
+): Result.Result<Transport.SocketOptions, InvalidInput.InvalidInput> => {
+  if (type !== "stream" && type !== "datagram" && type !== "seqpacket") {
+    return Result.fail(InvalidInput.make("type", type, "expected stream, datagram or seqpacket"))
+  }
+  if (options === undefined) return Result.succeed({})
+  let local: SockAddr.Inet | undefined
+  if (options.local !== undefined) {
+    const parsed = SockAddr.fromInput(options.local)
+    if (Result.isFailure(parsed)) return Result.fail(InvalidInput.make("local", options.local, parsed.failure.reason))
+    if (parsed.success._tag !== "Inet") {
+      return Result.fail(InvalidInput.make("local", options.local, "a local bind address must be an inet address"))
+    }
+    local = parsed.success
+  }
+  const { keepAlive, noDelay } = options
+  if (noDelay !== undefined && typeof noDelay !== "boolean") {
+    return Result.fail(InvalidInput.make("noDelay", noDelay, "expected a boolean"))
+  }
+  let keepAliveInitialDelayMillis: number | undefined
+  if (keepAlive !== undefined && typeof keepAlive !== "boolean") {
+    const millis = durationMillis(keepAlive)
+    if (millis === undefined)
+      return Result.fail(InvalidInput.make("keepAlive", keepAlive, "expected a boolean or a duration"))
+    keepAliveInitialDelayMillis = millis
+  }
+  return Result.succeed({
+    ...(local === undefined ? {} : { local }),
+    ...(keepAlive === undefined ? {} : { keepAlive: keepAlive !== false }),
+    ...(keepAliveInitialDelayMillis === undefined ? {} : { keepAliveInitialDelayMillis }),
+    ...(noDelay === undefined ? {} : { noDelay })
+  })
+}
+
+const durationMillis = (input: Duration.Input): number | undefined => {
+  const decoded = Duration.fromInput(input)
+  if (Option.isNone(decoded) || !Duration.isFinite(decoded.value)) return undefined
+  const millis = Duration.toMillis(decoded.value)
+  return millis >= 0 ? millis : undefined
+}
+
+/**
+ * The service over a platform's transport: validation and the shared state machine are
+ * here; the transport only does the raw moves.
+ *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import { Network, type Transport } from "@dial/core"
+ *
+ * declare const transport: Transport.Transport
+ * const layer = Layer.succeed(Network.Network)(Network.make(transport))
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const make = (transport: Transport.Transport): Network["Service"] =>
+  Network.of({
+    platform: transport.platform,
+    open: <T extends Transport.SocketType>(type: T, options?: OpenOptions) =>
+      Effect.suspend(() => {
+        const validated = validateOpen(type, options)
+        return Result.isFailure(validated)
+          ? Effect.fail(validated.failure)
+          : SocketHandle.make(transport, type, validated.success)
+      })
+  })
+
+/**
+ * Opens a handle from the current `Network`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Network } from "@dial/core"
+ *
+ * const program = Effect.scoped(
+ *   Effect.gen(function*() {
+ *     const udp = yield* Network.open("datagram")
+ *     yield* udp.connect("127.0.0.1:5353")
+ *   })
+ * )
+ * ```
+ *
+ * @category accessors
+ * @since 0.1.0
+ */
+export const open = <T extends Transport.SocketType>(
+  type: T,
+  options?: OpenOptions
+): Effect.Effect<SocketHandle.HandleOf<T>, InvalidInput.InvalidInput | DialError.Unsupported, Network | Scope.Scope> =>
+  Network.use((network) => network.open(type, options))
+
+/**
+ * Opens a stream handle and connects it: the common case in one call.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Network } from "@dial/core"
+ *
+ * const program = Effect.scoped(
+ *   Network.connect("unix:/run/app.sock", { deadline: "1 second" }).pipe(
+ *     Effect.flatMap((handle) => handle.socket)
+ *   )
+ * )
+ * ```
+ *
+ * @category accessors
+ * @since 0.1.0
+ */
+export const connect = (
+  address: SockAddr.Input,
+  options?: SocketHandle.ConnectOptions & OpenOptions
+): Effect.Effect<SocketHandle.StreamHandle, SocketHandle.ConnectFailure, Network | Scope.Scope> =>
+  Effect.flatMap(open("stream", options), (handle) => Effect.as(handle.connect(address, options), handle))

@@ -1,0 +1,299 @@
+/**
+ * Retry decisions over the typed errors: the class of each error (`transient`, `permanent`,
+ * `state`, as `Errno.table` says), type guards that narrow, and ready policies on `Schedule`.
+ *
+ * The library's own errors are classed too: `DeadlineExceeded` is transient (the next attempt
+ * may be faster), `InvalidInput` and `Unsupported` are permanent, `UnknownErrno` is permanent
+ * (retrying what nobody understands hides it), and `AllAttemptsFailed` is transient when any
+ * of its attempts failed transiently, permanent otherwise.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Retry } from "@dial/core"
+ *
+ * declare const connect: Effect.Effect<void, import("@dial/core").DialError.DialError>
+ *
+ * // Retry transient failures with backoff for at most 30 s; stop at once on anything else.
+ * const resilient = connect.pipe(Effect.retry(Retry.transient({ maxElapsed: "30 seconds" })))
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Predicate from "effect/Predicate"
+import * as Schedule from "effect/Schedule"
+import type * as ConnectError from "./ConnectError.ts"
+import type * as DialError from "./DialError.ts"
+import * as Errno from "./Errno.ts"
+import type * as InvalidInput from "./InvalidInput.ts"
+
+type NamesOf<C extends Errno.RetryClass> = {
+  [K in Errno.Name]: (typeof Errno.table)[K]["retryClass"] extends C ? K : never
+}[Errno.Name]
+
+/**
+ * The errors worth retrying: the transient errnos, `DeadlineExceeded` and `AllAttemptsFailed`
+ * (whose class depends on its attempts, checked at run time).
+ *
+ * @example
+ * ```ts
+ * import type { Retry } from "@dial/core"
+ *
+ * const tag = (e: Retry.Transient) => e._tag
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Transient = ConnectError.ByName[TransientName] | DialError.DeadlineExceeded | DialError.AllAttemptsFailed
+
+/**
+ * Configuration or programming errors.
+ *
+ * @example
+ * ```ts
+ * import type { Retry } from "@dial/core"
+ *
+ * const tag = (e: Retry.Permanent) => e._tag
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Permanent =
+  | ConnectError.ByName[PermanentName]
+  | ConnectError.UnknownErrno
+  | DialError.Unsupported
+  | InvalidInput.InvalidInput
+  | DialError.AllAttemptsFailed
+
+/**
+ * Errors about the handle's state.
+ *
+ * @example
+ * ```ts
+ * import type { Retry } from "@dial/core"
+ *
+ * const tag = (e: Retry.State) => e._tag
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type State = ConnectError.ByName[StateName]
+
+/**
+ * The errno names of each class, as types.
+ *
+ * @example
+ * ```ts
+ * import type { Retry } from "@dial/core"
+ *
+ * const name: Retry.TransientName = "ECONNREFUSED"
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type TransientName = NamesOf<"transient">
+
+/**
+ * @example
+ * ```ts
+ * import type { Retry } from "@dial/core"
+ *
+ * const name: Retry.PermanentName = "EACCES"
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type PermanentName = NamesOf<"permanent">
+
+/**
+ * @example
+ * ```ts
+ * import type { Retry } from "@dial/core"
+ *
+ * const name: Retry.StateName = "EISCONN"
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type StateName = NamesOf<"state">
+
+const tagOf = (u: unknown): string | undefined =>
+  Predicate.hasProperty(u, "_tag") && typeof u._tag === "string" ? u._tag : undefined
+
+/**
+ * The retry class of an error, or `undefined` for a value that is not one of the library's
+ * errors.
+ *
+ * @example
+ * ```ts
+ * import { ConnectError, Retry } from "@dial/core"
+ *
+ * Retry.classify(ConnectError.make("ECONNREFUSED")) // "transient"
+ * Retry.classify(ConnectError.make("EACCES")) // "permanent"
+ * ```
+ *
+ * @category classification
+ * @since 0.1.0
+ */
+export const classify = (error: unknown): Errno.RetryClass | undefined => {
+  const tag = tagOf(error)
+  if (tag === undefined) return undefined
+  if (Errno.isName(tag)) return Errno.table[tag].retryClass
+  switch (tag) {
+    case "DeadlineExceeded":
+      return "transient"
+    case "InvalidInput":
+    case "Unsupported":
+    case "UnknownErrno":
+      return "permanent"
+    case "AllAttemptsFailed": {
+      const attempts = Predicate.hasProperty(error, "attempts") && Array.isArray(error.attempts) ? error.attempts : []
+      return attempts.some((attempt: { readonly error: unknown }) => classify(attempt.error) === "transient")
+        ? "transient"
+        : "permanent"
+    }
+    default:
+      return undefined
+  }
+}
+
+/**
+ * Whether retrying can help. A type guard: it narrows a union of errors to the transient ones.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Retry } from "@dial/core"
+ *
+ * declare const connect: Effect.Effect<void, import("@dial/core").DialError.DialError>
+ * // Without a schedule, retries while transient; the remaining error type excludes them.
+ * const untilNotTransient = connect.pipe(Effect.retry({ while: Retry.isTransient, times: 5 }))
+ * ```
+ *
+ * @category classification
+ * @since 0.1.0
+ */
+export const isTransient = (error: unknown): error is Transient => classify(error) === "transient"
+
+/**
+ * Whether the error is configuration or programming: retrying cannot help.
+ *
+ * @example
+ * ```ts
+ * import { ConnectError, Retry } from "@dial/core"
+ *
+ * Retry.isPermanent(ConnectError.make("EPROTOTYPE")) // true
+ * ```
+ *
+ * @category classification
+ * @since 0.1.0
+ */
+export const isPermanent = (error: unknown): error is Permanent => classify(error) === "permanent"
+
+/**
+ * Whether the error is about the handle's state (EALREADY, EISCONN, EINPROGRESS, ENOTCONN).
+ *
+ * @example
+ * ```ts
+ * import { ConnectError, Retry } from "@dial/core"
+ *
+ * Retry.isState(ConnectError.make("EALREADY")) // true
+ * ```
+ *
+ * @category classification
+ * @since 0.1.0
+ */
+export const isState = (error: unknown): error is State => classify(error) === "state"
+
+/**
+ * Options of {@link backoff}. Every bound is optional; the defaults suit a client waiting for a
+ * server to start.
+ *
+ * @example
+ * ```ts
+ * import type { Retry } from "@dial/core"
+ *
+ * const options: Retry.BackoffOptions = { base: "50 millis", cap: "2 seconds", maxAttempts: 20 }
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface BackoffOptions {
+  /** The first delay. Default 100 ms. */
+  readonly base?: Duration.Input | undefined
+  /** The growth per retry. Default 2. */
+  readonly factor?: number | undefined
+  /** No delay is longer than this. Default 5 s. */
+  readonly cap?: Duration.Input | undefined
+  /** Retries at most this many times. Default 10. */
+  readonly maxAttempts?: number | undefined
+  /** Stops retrying once this much time has passed since the first retry. Default none. */
+  readonly maxElapsed?: Duration.Input | undefined
+  /** Spreads each delay over 80%..120% so that clients do not retry in step. Default true. */
+  readonly jitter?: boolean | undefined
+}
+
+/**
+ * Exponential backoff with jitter and a cap, bounded by attempts and by total time. Runs on
+ * Effect's `Clock`, so `TestClock` drives it.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Retry } from "@dial/core"
+ *
+ * declare const connect: Effect.Effect<void, import("@dial/core").DialError.DialError>
+ * const program = connect.pipe(
+ *   Effect.retry({ schedule: Retry.backoff({ maxAttempts: 5 }), while: Retry.isTransient })
+ * )
+ * ```
+ *
+ * @category policies
+ * @since 0.1.0
+ */
+export const backoff = (options: BackoffOptions = {}): Schedule.Schedule<Duration.Duration> => {
+  const cap = Duration.fromInputUnsafe(options.cap ?? "5 seconds")
+  const capped = Schedule.exponential(options.base ?? "100 millis", options.factor ?? 2).pipe(
+    Schedule.modifyDelay(({ duration }) => Effect.succeed(Duration.min(duration, cap)))
+  )
+  const jittered = options.jitter === false ? capped : Schedule.jittered(capped)
+  return jittered.pipe(
+    Schedule.upTo(
+      options.maxElapsed === undefined
+        ? { times: options.maxAttempts ?? 10 }
+        : { times: options.maxAttempts ?? 10, duration: options.maxElapsed }
+    )
+  )
+}
+
+/**
+ * `Effect.retry` options that retry transient failures under {@link backoff} and stop at once
+ * on a permanent or state error.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Retry } from "@dial/core"
+ *
+ * declare const connect: Effect.Effect<void, import("@dial/core").DialError.DialError>
+ * const program = connect.pipe(Effect.retry(Retry.transient({ maxElapsed: "10 seconds" })))
+ * ```
+ *
+ * @category policies
+ * @since 0.1.0
+ */
+export const transient = (
+  options: BackoffOptions = {}
+): {
+  readonly schedule: Schedule.Schedule<Duration.Duration>
+  readonly while: (error: unknown) => boolean
+} => ({ schedule: backoff(options), while: isTransient })

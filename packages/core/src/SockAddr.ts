@@ -1,0 +1,791 @@
+/**
+ * Socket addresses as data: what `connect(2)` takes, validated before any socket sees it.
+ *
+ * Four variants, one per address family the library speaks:
+ *
+ * | variant | string form | family |
+ * |---|---|---|
+ * | `Inet` | `127.0.0.1:80`, `[::1]:443`, `[fe80::1%2]:22` | AF_INET / AF_INET6 |
+ * | `UnixPath` | `unix:/run/app.sock` | AF_UNIX, filesystem |
+ * | `UnixAbstract` | `unix:@name` | AF_UNIX, Linux abstract namespace |
+ * | `Unspec` | `unspec` | AF_UNSPEC: dissolves a datagram association |
+ *
+ * IP parsing and formatting is `effect/net`'s `NetAddress`; this module adds the unix
+ * variants, `Unspec`, the `sun_path` limit, Schemas and generators. A unix path must fit
+ * `sun_path`: at most 107 bytes of UTF-8 and no NUL. Node 20 silently truncates a longer path
+ * (and can reach a *different* socket whose name is the prefix), Node 24 fails with EINVAL:
+ * the library refuses it up front.
+ *
+ * @since 0.1.0
+ */
+import * as Arbitrary from "effect/Arbitrary"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
+import * as SchemaIssue from "effect/SchemaIssue"
+import * as SchemaTransformation from "effect/SchemaTransformation"
+import * as NetAddress from "effect/net/NetAddress"
+import * as InvalidInput from "./InvalidInput.ts"
+
+/**
+ * The longest unix socket path or abstract name, in bytes: `sun_path` is 108 bytes and a path
+ * needs its terminating NUL (an abstract name, its leading one).
+ *
+ * @example
+ * ```ts
+ * import { SockAddr } from "@dial/core"
+ *
+ * SockAddr.maxUnixPathBytes // 107
+ * ```
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const maxUnixPathBytes = 107
+
+/**
+ * An internet address: IPv4, or IPv6 with its scope id. Build one with {@link inet} or
+ * {@link fromString}; the class constructor does not validate.
+ *
+ * @example
+ * ```ts
+ * import { Result } from "effect"
+ * import { SockAddr } from "@dial/core"
+ *
+ * const addr = Result.getOrThrow(SockAddr.inet("::1", 443))
+ * addr.family // "IPv6"
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export class Inet extends Data.TaggedClass("Inet")<{ readonly address: NetAddress.InetAddress }> {
+  /** `"IPv4"` or `"IPv6"`. */
+  get family(): NetAddress.IpFamily {
+    return NetAddress.familyOf(this.address)
+  }
+  /** The IP address without port. */
+  get ip(): NetAddress.IpAddress {
+    return this.address.address
+  }
+  get port(): number {
+    return this.address.port
+  }
+  /** The IPv6 scope id (interface index); 0 for IPv4 and unscoped IPv6. */
+  get scopeId(): number {
+    return this.address._tag === "InetAddressV6" ? this.address.scopeId : 0
+  }
+  override toString(): string {
+    return format(this)
+  }
+}
+
+/**
+ * A unix socket in the filesystem. Build one with {@link unixPath}.
+ *
+ * @example
+ * ```ts
+ * import { Result } from "effect"
+ * import { SockAddr } from "@dial/core"
+ *
+ * Result.getOrThrow(SockAddr.unixPath("/run/app.sock")).path // "/run/app.sock"
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export class UnixPath extends Data.TaggedClass("UnixPath")<{ readonly path: string }> {
+  override toString(): string {
+    return format(this)
+  }
+}
+
+/**
+ * A unix socket in Linux's abstract namespace: a name with no file behind it. Build one with
+ * {@link unixAbstract}; `name` excludes the leading NUL.
+ *
+ * @example
+ * ```ts
+ * import { Result } from "effect"
+ * import { SockAddr } from "@dial/core"
+ *
+ * SockAddr.format(Result.getOrThrow(SockAddr.unixAbstract("app"))) // "unix:@app"
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export class UnixAbstract extends Data.TaggedClass("UnixAbstract")<{ readonly name: string }> {
+  override toString(): string {
+    return format(this)
+  }
+}
+
+/**
+ * AF_UNSPEC. Connecting a datagram socket to it dissolves the socket's association; a stream
+ * socket refuses it.
+ *
+ * @example
+ * ```ts
+ * import { SockAddr } from "@dial/core"
+ *
+ * SockAddr.format(SockAddr.unspec) // "unspec"
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export class Unspec extends Data.TaggedClass("Unspec")<{}> {
+  override toString(): string {
+    return "unspec"
+  }
+}
+
+/**
+ * Any socket address.
+ *
+ * @example
+ * ```ts
+ * import { SockAddr } from "@dial/core"
+ *
+ * const describe = (a: SockAddr.SockAddr) =>
+ *   a._tag === "Inet" ? `port ${a.port}` : a._tag
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type SockAddr = Inet | UnixPath | UnixAbstract | Unspec
+
+/**
+ * What {@link fromInput} accepts: a `SockAddr`, an `effect/net` `SocketAddress`, or the string
+ * form.
+ *
+ * @example
+ * ```ts
+ * import type { SockAddr } from "@dial/core"
+ *
+ * const input: SockAddr.Input = "unix:@app"
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Input = SockAddr | NetAddress.SocketAddress | string
+
+/**
+ * The one AF_UNSPEC value.
+ *
+ * @example
+ * ```ts
+ * import { SockAddr } from "@dial/core"
+ *
+ * SockAddr.isUnspec(SockAddr.unspec) // true
+ * ```
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const unspec: Unspec = new Unspec()
+
+/**
+ * Whether a value is a `SockAddr`.
+ *
+ * @example
+ * ```ts
+ * import { SockAddr } from "@dial/core"
+ *
+ * SockAddr.isSockAddr(SockAddr.unspec) // true
+ * SockAddr.isSockAddr("127.0.0.1:80") // false
+ * ```
+ *
+ * @category guards
+ * @since 0.1.0
+ */
+export const isSockAddr = (u: unknown): u is SockAddr =>
+  u instanceof Inet || u instanceof UnixPath || u instanceof UnixAbstract || u instanceof Unspec
+
+/**
+ * Whether an address is an internet address.
+ *
+ * @example
+ * ```ts
+ * import { SockAddr } from "@dial/core"
+ *
+ * SockAddr.isInet(SockAddr.unspec) // false
+ * ```
+ *
+ * @category guards
+ * @since 0.1.0
+ */
+export const isInet = (a: SockAddr): a is Inet => a._tag === "Inet"
+
+/**
+ * Whether an address is a unix address (path or abstract).
+ *
+ * @example
+ * ```ts
+ * import { SockAddr } from "@dial/core"
+ *
+ * SockAddr.isUnix(SockAddr.unspec) // false
+ * ```
+ *
+ * @category guards
+ * @since 0.1.0
+ */
+export const isUnix = (a: SockAddr): a is UnixPath | UnixAbstract => a._tag === "UnixPath" || a._tag === "UnixAbstract"
+
+/**
+ * Whether an address is `Unspec`.
+ *
+ * @example
+ * ```ts
+ * import { SockAddr } from "@dial/core"
+ *
+ * SockAddr.isUnspec(SockAddr.unspec) // true
+ * ```
+ *
+ * @category guards
+ * @since 0.1.0
+ */
+export const isUnspec = (a: SockAddr): a is Unspec => a._tag === "Unspec"
+
+const invalid = (input: unknown, reason: string) => Result.fail(InvalidInput.make("address", input, reason))
+
+const utf8 = new TextEncoder()
+
+const checkUnixName = (name: string, what: string): string | undefined => {
+  if (name.length === 0) return `${what} must not be empty`
+  if (name.includes("\0")) return `${what} must not contain NUL`
+  const bytes = utf8.encode(name).length
+  if (bytes > maxUnixPathBytes) {
+    return `${what} is ${bytes} bytes of UTF-8; sun_path holds at most ${maxUnixPathBytes}`
+  }
+  // A lone surrogate cannot be encoded to UTF-8 faithfully: the kernel would get U+FFFD.
+  if (!name.isWellFormed()) return `${what} must be well-formed Unicode`
+  return undefined
+}
+
+/**
+ * An internet address from an IP literal, a port, and for IPv6 an optional scope id.
+ *
+ * @example
+ * ```ts
+ * import { Result } from "effect"
+ * import { SockAddr } from "@dial/core"
+ *
+ * Result.isSuccess(SockAddr.inet("127.0.0.1", 80)) // true
+ * Result.isFailure(SockAddr.inet("127.0.0.1", 70000)) // true
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const inet = (
+  ip: string | NetAddress.IpAddress,
+  port: number,
+  scopeId?: number
+): Result.Result<Inet, InvalidInput.InvalidInput> => {
+  const input = { ip: typeof ip === "string" ? ip : NetAddress.formatIp(ip), port, scopeId }
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    return invalid(input, "port must be an integer within 0..65535")
+  const parsed = typeof ip === "string" ? NetAddress.ipFromString(ip) : Result.succeed(ip)
+  if (Result.isFailure(parsed)) return invalid(input, `malformed IP address: ${parsed.failure.message}`)
+  const address = parsed.success
+  if (scopeId !== undefined && scopeId !== 0) {
+    if (NetAddress.isIpv4Address(address)) return invalid(input, "an IPv4 address has no scope id")
+    if (!Number.isInteger(scopeId) || scopeId < 0 || scopeId > 0xffffffff) {
+      return invalid(input, "scope id must be an unsigned 32-bit integer")
+    }
+  }
+  const made: Result.Result<NetAddress.InetAddress, NetAddress.NetAddressError> = NetAddress.isIpv4Address(address)
+    ? NetAddress.inetAddressV4(address, port)
+    : NetAddress.inetAddressV6(address, port, { scopeId: scopeId ?? 0 })
+  return Result.isFailure(made)
+    ? invalid(input, made.failure.message)
+    : Result.succeed(new Inet({ address: made.success }))
+}
+
+/**
+ * A filesystem unix address. Refuses an empty path, a NUL, a path longer than `sun_path`
+ * holds, and a path starting with `@` (which reads as abstract: write `./@name`).
+ *
+ * @example
+ * ```ts
+ * import { Result } from "effect"
+ * import { SockAddr } from "@dial/core"
+ *
+ * Result.isFailure(SockAddr.unixPath("/tmp/" + "x".repeat(200))) // true
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const unixPath = (path: string): Result.Result<UnixPath, InvalidInput.InvalidInput> => {
+  if (typeof path !== "string") return invalid(path, "unix path must be a string")
+  const problem = checkUnixName(path, "unix path")
+  if (problem !== undefined) return invalid(path, problem)
+  if (path.startsWith("@")) return invalid(path, "a unix path starting with @ reads as abstract; write ./@…")
+  return Result.succeed(new UnixPath({ path }))
+}
+
+/**
+ * An abstract unix address (Linux). `name` is the name without its leading NUL.
+ *
+ * @example
+ * ```ts
+ * import { Result } from "effect"
+ * import { SockAddr } from "@dial/core"
+ *
+ * Result.isSuccess(SockAddr.unixAbstract("app.sock")) // true
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const unixAbstract = (name: string): Result.Result<UnixAbstract, InvalidInput.InvalidInput> => {
+  if (typeof name !== "string") return invalid(name, "abstract name must be a string")
+  const problem = checkUnixName(name, "abstract name")
+  return problem !== undefined ? invalid(name, problem) : Result.succeed(new UnixAbstract({ name }))
+}
+
+/**
+ * Parses the string form: `127.0.0.1:80`, `[::1]:443`, `[fe80::1%2]:22`, `unix:/path`,
+ * `unix:@name`, `unspec`. Host names are not addresses: resolve them with `Dialer.dial`.
+ *
+ * @example
+ * ```ts
+ * import { Result } from "effect"
+ * import { SockAddr } from "@dial/core"
+ *
+ * const addr = Result.getOrThrow(SockAddr.fromString("[fe80::1%2]:22"))
+ * SockAddr.format(addr) // "[fe80::1%2]:22"
+ * ```
+ *
+ * @category decoding
+ * @since 0.1.0
+ */
+export const fromString = (input: string): Result.Result<SockAddr, InvalidInput.InvalidInput> => {
+  if (typeof input !== "string") return invalid(input, "expected a string")
+  if (input === "unspec") return Result.succeed(unspec)
+  if (input.startsWith("unix:")) {
+    const rest = input.slice(5)
+    const made: Result.Result<SockAddr, InvalidInput.InvalidInput> = rest.startsWith("@")
+      ? unixAbstract(rest.slice(1))
+      : unixPath(rest)
+    return Result.isSuccess(made) ? made : invalid(input, made.failure.reason)
+  }
+  const parsed = NetAddress.inetAddressFromString(input)
+  if (Result.isSuccess(parsed)) return Result.succeed(new Inet({ address: parsed.success }))
+  const reason = parsed.failure.message
+  const looksLikeHostName = /^[\w.-]*[a-zA-Z][\w.-]*:\d+$/.test(input)
+  return invalid(
+    input,
+    looksLikeHostName
+      ? "a host name is not an address (Dialer.dial resolves names)"
+      : `expected IPv4:port, [IPv6]:port, unix:/path, unix:@name or unspec: ${reason}`
+  )
+}
+
+/**
+ * Like {@link fromString}, as an `Effect`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { SockAddr } from "@dial/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const addr = yield* SockAddr.parse("unix:/run/app.sock")
+ *   return addr._tag // "UnixPath"
+ * })
+ * ```
+ *
+ * @category decoding
+ * @since 0.1.0
+ */
+export const parse = (input: string): Effect.Effect<SockAddr, InvalidInput.InvalidInput> =>
+  Effect.suspend(() => Effect.fromResult(fromString(input)))
+
+/**
+ * Accepts a `SockAddr`, an `effect/net` `SocketAddress`, or the string form.
+ *
+ * @example
+ * ```ts
+ * import { Result } from "effect"
+ * import { NetAddress } from "effect/net"
+ * import { SockAddr } from "@dial/core"
+ *
+ * const fromEffect = SockAddr.fromInput(NetAddress.inetAddressFromStringUnsafe("127.0.0.1:80"))
+ * Result.isSuccess(fromEffect) // true
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const fromInput = (input: Input): Result.Result<SockAddr, InvalidInput.InvalidInput> => {
+  if (typeof input === "string") return fromString(input)
+  if (isSockAddr(input)) return Result.succeed(input)
+  if (NetAddress.isInetAddress(input)) return Result.succeed(new Inet({ address: input }))
+  if (NetAddress.isUnixPathAddress(input)) {
+    return input.path.startsWith("\0") ? unixAbstract(input.path.slice(1)) : unixPath(input.path)
+  }
+  return invalid(input, "expected a SockAddr, a NetAddress.SocketAddress or an address string")
+}
+
+/**
+ * The string form; {@link fromString} reads it back to an equal address.
+ *
+ * @example
+ * ```ts
+ * import { SockAddr } from "@dial/core"
+ *
+ * SockAddr.format(SockAddr.unspec) // "unspec"
+ * ```
+ *
+ * @category encoding
+ * @since 0.1.0
+ */
+export const format = (self: SockAddr): string => {
+  switch (self._tag) {
+    case "Inet":
+      return NetAddress.formatInet(self.address)
+    case "UnixPath":
+      return `unix:${self.path}`
+    case "UnixAbstract":
+      return `unix:@${self.name}`
+    case "Unspec":
+      return "unspec"
+  }
+}
+
+/**
+ * Whether `connect` to this address is dialing a loopback or local destination: loopback IPs
+ * and unix sockets.
+ *
+ * @example
+ * ```ts
+ * import { Result } from "effect"
+ * import { SockAddr } from "@dial/core"
+ *
+ * SockAddr.isLocal(Result.getOrThrow(SockAddr.fromString("127.0.0.9:1"))) // true
+ * ```
+ *
+ * @category predicates
+ * @since 0.1.0
+ */
+export const isLocal = (self: SockAddr): boolean =>
+  self._tag === "Inet" ? NetAddress.isLoopback(self.ip) : self._tag !== "Unspec"
+
+// ---------------------------------------------------------------------------
+// Schemas
+// ---------------------------------------------------------------------------
+
+/**
+ * The Schema of a decoded `SockAddr` value, for fields of other Schemas.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { SockAddr } from "@dial/core"
+ *
+ * const Target = Schema.Struct({ address: SockAddr.schema })
+ * ```
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
+export const schema: Schema.declare<SockAddr> = Schema.declare(isSockAddr, {
+  identifier: "SockAddr",
+  expected: "a SockAddr"
+})
+
+const stringTransformation = SchemaTransformation.transformEffect<SockAddr, string>({
+  decode: (s, options) => {
+    const parsed = fromString(s)
+    return Result.isSuccess(parsed)
+      ? Effect.succeed(parsed.success)
+      : Effect.fail(new SchemaIssue.InvalidValue({ message: parsed.failure.reason }, s, options))
+  },
+  encode: (a) => Effect.succeed(format(a))
+})
+
+/**
+ * A Schema from the string form to `SockAddr`.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { SockAddr } from "@dial/core"
+ *
+ * const addr = Schema.decodeUnknownSync(SockAddr.FromString)("[::1]:443")
+ * Schema.encodeSync(SockAddr.FromString)(addr) // "[::1]:443"
+ * ```
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
+export const FromString: Schema.decodeTo<Schema.declare<SockAddr>, Schema.String> = Schema.String.pipe(
+  Schema.decodeTo(schema, stringTransformation)
+)
+
+/**
+ * The structured JSON form of an address: `{ _tag: "Inet", ip, port, scopeId? }`,
+ * `{ _tag: "UnixPath", path }`, `{ _tag: "UnixAbstract", name }`, `{ _tag: "Unspec" }`.
+ *
+ * @example
+ * ```ts
+ * import type { SockAddr } from "@dial/core"
+ *
+ * const json: SockAddr.Json = { _tag: "Inet", ip: "::1", port: 443 }
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Json =
+  | { readonly _tag: "Inet"; readonly ip: string; readonly port: number; readonly scopeId?: number }
+  | { readonly _tag: "UnixPath"; readonly path: string }
+  | { readonly _tag: "UnixAbstract"; readonly name: string }
+  | { readonly _tag: "Unspec" }
+
+const JsonSchema = Schema.Union([
+  Schema.TaggedStruct("Inet", {
+    ip: Schema.String,
+    port: Schema.Number,
+    scopeId: Schema.optionalKey(Schema.Number)
+  }),
+  Schema.TaggedStruct("UnixPath", { path: Schema.String }),
+  Schema.TaggedStruct("UnixAbstract", { name: Schema.String }),
+  Schema.TaggedStruct("Unspec", {})
+])
+
+/**
+ * The JSON form of an address.
+ *
+ * @example
+ * ```ts
+ * import { SockAddr } from "@dial/core"
+ *
+ * SockAddr.toJson(SockAddr.unspec) // { _tag: "Unspec" }
+ * ```
+ *
+ * @category encoding
+ * @since 0.1.0
+ */
+export const toJson = (self: SockAddr): Json => {
+  switch (self._tag) {
+    case "Inet":
+      return self.scopeId === 0
+        ? { _tag: "Inet", ip: NetAddress.formatIp(self.ip), port: self.port }
+        : { _tag: "Inet", ip: NetAddress.formatIp(self.ip), port: self.port, scopeId: self.scopeId }
+    case "UnixPath":
+      return { _tag: "UnixPath", path: self.path }
+    case "UnixAbstract":
+      return { _tag: "UnixAbstract", name: self.name }
+    case "Unspec":
+      return { _tag: "Unspec" }
+  }
+}
+
+/**
+ * Reads the JSON form back, with the same validation as the constructors.
+ *
+ * @example
+ * ```ts
+ * import { Result } from "effect"
+ * import { SockAddr } from "@dial/core"
+ *
+ * Result.isSuccess(SockAddr.fromJson({ _tag: "UnixAbstract", name: "app" })) // true
+ * ```
+ *
+ * @category decoding
+ * @since 0.1.0
+ */
+export const fromJson = (json: Json): Result.Result<SockAddr, InvalidInput.InvalidInput> => {
+  switch (json._tag) {
+    case "Inet":
+      return inet(json.ip, json.port, json.scopeId)
+    case "UnixPath":
+      return unixPath(json.path)
+    case "UnixAbstract":
+      return unixAbstract(json.name)
+    case "Unspec":
+      return Result.succeed(unspec)
+  }
+}
+
+/**
+ * A Schema from the structured JSON form to `SockAddr`.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { SockAddr } from "@dial/core"
+ *
+ * const addr = Schema.decodeUnknownSync(SockAddr.FromJson)({ _tag: "Inet", ip: "127.0.0.1", port: 80 })
+ * SockAddr.format(addr) // "127.0.0.1:80"
+ * ```
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
+export const FromJson: Schema.decodeTo<Schema.declare<SockAddr>, typeof JsonSchema> = JsonSchema.pipe(
+  Schema.decodeTo(
+    schema,
+    SchemaTransformation.transformEffect<SockAddr, Json>({
+      decode: (json, options) => {
+        const decoded = fromJson(json)
+        return Result.isSuccess(decoded)
+          ? Effect.succeed(decoded.success)
+          : Effect.fail(new SchemaIssue.InvalidValue({ message: decoded.failure.reason }, json, options))
+      },
+      encode: (a) => Effect.succeed(toJson(a))
+    })
+  )
+)
+
+// ---------------------------------------------------------------------------
+// Generators
+// ---------------------------------------------------------------------------
+
+const int = (min: number, max: number): Arbitrary.Arbitrary<number> =>
+  Arbitrary.schema(Schema.Int.check(Schema.isBetween({ minimum: min, maximum: max })))
+
+const word32 = int(0, 0xffffffff)
+const word16 = int(0, 0xffff)
+
+/**
+ * Generates IPv4 internet addresses over the whole address and port space.
+ *
+ * @example
+ * ```ts
+ * import { Arbitrary } from "effect"
+ * import { SockAddr } from "@dial/core"
+ *
+ * const samples = Arbitrary.sampleEffect(SockAddr.arbitraryInetV4)
+ * ```
+ *
+ * @category generators
+ * @since 0.1.0
+ */
+export const arbitraryInetV4: Arbitrary.Arbitrary<Inet> = Arbitrary.map(
+  Arbitrary.all([int(0, 255), int(0, 255), int(0, 255), int(0, 255), word16]),
+  ([a, b, c, d, port]) =>
+    new Inet({
+      address: NetAddress.inetAddressUnsafe(NetAddress.ipv4FromBytesUnsafe(new Uint8Array([a, b, c, d])), port)
+    })
+)
+
+/**
+ * Generates IPv6 internet addresses, about a third of them scoped, with runs of zero groups
+ * (so `::` compression is exercised).
+ *
+ * @example
+ * ```ts
+ * import { Arbitrary } from "effect"
+ * import { SockAddr } from "@dial/core"
+ *
+ * const samples = Arbitrary.sampleEffect(SockAddr.arbitraryInetV6)
+ * ```
+ *
+ * @category generators
+ * @since 0.1.0
+ */
+export const arbitraryInetV6: Arbitrary.Arbitrary<Inet> = Arbitrary.map(
+  Arbitrary.all([
+    Arbitrary.array(word16, { minLength: 8, maxLength: 8 }),
+    int(0, 7),
+    int(0, 8),
+    word16,
+    word32,
+    int(0, 2)
+  ]),
+  ([groups, zeroFrom, zeroCount, port, scope, scoped]) => {
+    const segments = groups.map((g, i) => (i >= zeroFrom && i < zeroFrom + zeroCount ? 0 : g))
+    const ip = Result.getOrThrow(NetAddress.ipv6FromSegments(segments as unknown as NetAddress.Ipv6Segments))
+    const scopeId = scoped === 0 ? scope : 0
+    return new Inet({ address: Result.getOrThrow(NetAddress.inetAddressV6(ip, port, { scopeId })) })
+  }
+)
+
+// Unix names mix ASCII path characters with multi-byte UTF-8 so the byte limit, not the
+// character count, is what the generator walks up to.
+const unixChars = ["a", "b", "z", "0", "9", "-", "_", ".", "/", " ", ":", "@", "é", "中", "🙂"] as const
+const unixName = (maxBytes: number): Arbitrary.Arbitrary<string> =>
+  Arbitrary.map(Arbitrary.array(int(0, unixChars.length - 1), { minLength: 1, maxLength: 60 }), (indexes) => {
+    let name = ""
+    for (const i of indexes) {
+      const next = name + unixChars[i]!
+      if (utf8.encode(next).length > maxBytes) break
+      name = next
+    }
+    return name.length === 0 ? "s" : name
+  })
+
+/**
+ * Generates filesystem unix addresses up to the `sun_path` limit.
+ *
+ * @example
+ * ```ts
+ * import { Arbitrary } from "effect"
+ * import { SockAddr } from "@dial/core"
+ *
+ * const samples = Arbitrary.sampleEffect(SockAddr.arbitraryUnixPath)
+ * ```
+ *
+ * @category generators
+ * @since 0.1.0
+ */
+export const arbitraryUnixPath: Arbitrary.Arbitrary<UnixPath> = Arbitrary.map(
+  unixName(maxUnixPathBytes),
+  (name) => new UnixPath({ path: name.startsWith("@") ? `/${name}`.slice(0, maxUnixPathBytes) : name })
+)
+
+/**
+ * Generates abstract unix addresses up to the `sun_path` limit.
+ *
+ * @example
+ * ```ts
+ * import { Arbitrary } from "effect"
+ * import { SockAddr } from "@dial/core"
+ *
+ * const samples = Arbitrary.sampleEffect(SockAddr.arbitraryUnixAbstract)
+ * ```
+ *
+ * @category generators
+ * @since 0.1.0
+ */
+export const arbitraryUnixAbstract: Arbitrary.Arbitrary<UnixAbstract> = Arbitrary.map(
+  unixName(maxUnixPathBytes),
+  (name) => new UnixAbstract({ name })
+)
+
+/**
+ * Generates addresses of every variant.
+ *
+ * @example
+ * ```ts
+ * import { Arbitrary } from "effect"
+ * import { SockAddr } from "@dial/core"
+ *
+ * const samples = Arbitrary.sampleEffect(SockAddr.arbitrary)
+ * ```
+ *
+ * @category generators
+ * @since 0.1.0
+ */
+export const arbitrary: Arbitrary.Arbitrary<SockAddr> = Arbitrary.flatMap(
+  int(0, 4),
+  (variant): Arbitrary.Arbitrary<SockAddr> =>
+    variant === 0
+      ? arbitraryInetV4
+      : variant === 1
+        ? arbitraryInetV6
+        : variant === 2
+          ? arbitraryUnixPath
+          : variant === 3
+            ? arbitraryUnixAbstract
+            : Arbitrary.Constant(unspec)
+)

@@ -1,0 +1,153 @@
+/**
+ * What a platform implements so that `Network.make` can run the socket state machine over it:
+ * the raw moves (open a stream connection, open a datagram endpoint, associate it), with no
+ * state, deadline or signal handling of their own. `@dial/node` implements it over `node:net`
+ * and `node:dgram`; `@dial/testkit` over an in-memory network. Applications never need it.
+ *
+ * The contract, which both the real and the fake transport keep (the conformance suite checks):
+ *
+ * - `connectStream` opens a *fresh* kernel socket for every call and fails with the core's
+ *   typed errors. When it fails, or when its fiber is interrupted, the socket is already
+ *   destroyed and no event from it can reach the process afterwards.
+ * - A datagram endpoint is opened for one address family; `connect` is only called while it
+ *   is not associated (the state machine disassociates first).
+ *
+ * @since 0.1.0
+ */
+import type * as Effect from "effect/Effect"
+import type * as Socket from "effect/socket/Socket"
+import type * as ConnectError from "./ConnectError.ts"
+import type * as DialError from "./DialError.ts"
+import type * as SockAddr from "./SockAddr.ts"
+
+/**
+ * The socket types of socket(2): `stream` (TCP, unix stream), `datagram` (UDP, unix datagram),
+ * `seqpacket` (unix, message-preserving and connection-based).
+ *
+ * @example
+ * ```ts
+ * import type { Transport } from "@dial/core"
+ *
+ * const type: Transport.SocketType = "stream"
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type SocketType = "stream" | "datagram" | "seqpacket"
+
+/**
+ * Options fixed when a handle is opened; kept across reconnects.
+ *
+ * @example
+ * ```ts
+ * import { Result } from "effect"
+ * import { SockAddr, type Transport } from "@dial/core"
+ *
+ * const options: Transport.SocketOptions = {
+ *   local: Result.getOrThrow(SockAddr.fromString("127.0.0.1:0")) as SockAddr.Inet,
+ *   noDelay: true,
+ *   keepAlive: true
+ * }
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface SocketOptions {
+  /** Bind to this local address before connecting (port 0: the kernel picks the port). */
+  readonly local?: SockAddr.Inet | undefined
+  /** SO_KEEPALIVE. Default off. */
+  readonly keepAlive?: boolean | undefined
+  /** The idle time before the first keepalive probe, in milliseconds. */
+  readonly keepAliveInitialDelayMillis?: number | undefined
+  /** TCP_NODELAY: send small writes at once. Default off, as the kernel's. */
+  readonly noDelay?: boolean | undefined
+}
+
+/**
+ * An established stream connection.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import type { Transport } from "@dial/core"
+ *
+ * const closeIt = (c: Transport.StreamConnection) => c.close
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface StreamConnection {
+  readonly local: SockAddr.SockAddr
+  readonly peer: SockAddr.SockAddr
+  /** The connection as an `effect/socket` `Socket`. */
+  readonly socket: Socket.Socket
+  /** Destroys the connection. Idempotent. */
+  readonly close: Effect.Effect<void>
+}
+
+/**
+ * A datagram socket of one family, associated or not.
+ *
+ * @example
+ * ```ts
+ * import type { Transport } from "@dial/core"
+ *
+ * const send = (e: Transport.DatagramEndpoint, bytes: Uint8Array) => e.send(bytes)
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface DatagramEndpoint {
+  /** Associates with a peer. Only called while not associated. */
+  readonly connect: (
+    address: SockAddr.Inet
+  ) => Effect.Effect<{ readonly local: SockAddr.SockAddr; readonly peer: SockAddr.SockAddr }, ConnectError.ConnectError>
+  /** Dissolves the association (connect to AF_UNSPEC). */
+  readonly disconnect: Effect.Effect<void, ConnectError.ConnectError>
+  /** Sends one datagram to the associated peer. */
+  readonly send: (data: Uint8Array) => Effect.Effect<void, ConnectError.ConnectError>
+  /** Waits for the next datagram from the associated peer. */
+  readonly receive: Effect.Effect<Uint8Array, ConnectError.ConnectError>
+  /** The bound local address, once bound. */
+  readonly localAddress: Effect.Effect<SockAddr.SockAddr | undefined>
+  /** Closes the socket. Idempotent. */
+  readonly close: Effect.Effect<void>
+}
+
+/**
+ * The platform's raw socket moves.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { DialError, type Transport } from "@dial/core"
+ *
+ * const nothing: Transport.Transport = {
+ *   platform: "nowhere",
+ *   connectStream: () => Effect.fail(DialError.unsupported("stream sockets", "nowhere")),
+ *   openDatagram: () => Effect.fail(DialError.unsupported("datagram sockets", "nowhere"))
+ * }
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Transport {
+  /** A name for messages (`"node"`, `"test"`). */
+  readonly platform: string
+  /** Opens a fresh socket and connects it. Interruption destroys the socket. */
+  readonly connectStream: (request: {
+    readonly type: "stream" | "seqpacket"
+    readonly address: SockAddr.Inet | SockAddr.UnixPath | SockAddr.UnixAbstract
+    readonly options: SocketOptions
+  }) => Effect.Effect<StreamConnection, ConnectError.ConnectError | DialError.Unsupported>
+  /** Opens an unassociated datagram socket for the family of `address`. */
+  readonly openDatagram: (request: {
+    readonly address: SockAddr.Inet | SockAddr.UnixPath | SockAddr.UnixAbstract
+    readonly options: SocketOptions
+  }) => Effect.Effect<DatagramEndpoint, ConnectError.ConnectError | DialError.Unsupported>
+}

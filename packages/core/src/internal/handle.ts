@@ -1,0 +1,295 @@
+/**
+ * The socket state machine, shared by every transport. Transitions happen synchronously
+ * inside `Effect.suspend`, so two fibers calling `connect` on one handle see each other's
+ * state: the second gets EALREADY, never a second kernel socket.
+ */
+import * as Cause from "effect/Cause"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
+import * as Result from "effect/Result"
+import type * as Scope from "effect/Scope"
+import * as ConnectError from "../ConnectError.ts"
+import * as DialError from "../DialError.ts"
+import * as InvalidInput from "../InvalidInput.ts"
+import * as SockAddr from "../SockAddr.ts"
+import type * as SocketHandle from "../SocketHandle.ts"
+import type * as Transport from "../Transport.ts"
+
+type Concrete = SockAddr.Inet | SockAddr.UnixPath | SockAddr.UnixAbstract
+
+const idle: SocketHandle.State = { _tag: "Idle" }
+const closed: SocketHandle.State = { _tag: "Closed" }
+
+const isAbortSignal = (u: unknown): u is AbortSignal =>
+  Predicate.hasProperty(u, "aborted") &&
+  typeof u.aborted === "boolean" &&
+  Predicate.hasProperty(u, "addEventListener") &&
+  typeof u.addEventListener === "function"
+
+interface Request {
+  readonly address: SockAddr.SockAddr
+  readonly deadline: Duration.Duration | undefined
+  readonly signal: AbortSignal | undefined
+}
+
+const validate = (
+  type: Transport.SocketType,
+  local: SockAddr.Inet | undefined,
+  input: SockAddr.Input,
+  options: SocketHandle.ConnectOptions | undefined
+): Result.Result<Request, InvalidInput.InvalidInput> => {
+  const parsed = SockAddr.fromInput(input)
+  if (Result.isFailure(parsed)) return Result.fail(parsed.failure)
+  const address = parsed.success
+  if (address._tag === "Unspec" && type !== "datagram") {
+    return Result.fail(
+      InvalidInput.make(
+        "address",
+        "unspec",
+        `only a datagram socket may connect to unspec; a ${type} socket disconnects`
+      )
+    )
+  }
+  if (local !== undefined && address._tag !== "Unspec") {
+    if (address._tag !== "Inet") {
+      return Result.fail(
+        InvalidInput.make("local", SockAddr.format(local), "a unix socket cannot bind a local inet address")
+      )
+    }
+    if (address.family !== local.family) {
+      return Result.fail(
+        InvalidInput.make(
+          "local",
+          SockAddr.format(local),
+          `local ${local.family} address for an ${address.family} peer`
+        )
+      )
+    }
+  }
+  let deadline: Duration.Duration | undefined
+  if (options?.deadline !== undefined) {
+    const decoded = Duration.fromInput(options.deadline)
+    if (Option.isNone(decoded) || Duration.toMillis(decoded.value) < 0) {
+      return Result.fail(InvalidInput.make("deadline", options.deadline, "expected a non-negative duration"))
+    }
+    deadline = Duration.isFinite(decoded.value) ? decoded.value : undefined
+  }
+  const signal = options?.signal
+  if (signal !== undefined && !isAbortSignal(signal)) {
+    return Result.fail(InvalidInput.make("signal", typeof signal, "expected an AbortSignal"))
+  }
+  return Result.succeed({ address, deadline, signal })
+}
+
+/** Fails with EINTR once the signal aborts; never succeeds. */
+const abortedBy = (
+  signal: AbortSignal,
+  context: ConnectError.Context
+): Effect.Effect<never, ConnectError.ConnectError> =>
+  Effect.callback<never, ConnectError.ConnectError>((resume) => {
+    const onAbort = () => resume(Effect.fail(ConnectError.make("EINTR", { ...context, cause: signal.reason })))
+    if (signal.aborted) {
+      onAbort()
+      return
+    }
+    signal.addEventListener("abort", onAbort, { once: true })
+    return Effect.sync(() => signal.removeEventListener("abort", onAbort))
+  })
+
+export const make = <T extends Transport.SocketType>(
+  transport: Transport.Transport,
+  type: T,
+  options: Transport.SocketOptions
+): Effect.Effect<SocketHandle.HandleOf<T>, never, Scope.Scope> =>
+  Effect.suspend(() => {
+    let state: SocketHandle.State = idle
+    let stream: Transport.StreamConnection | undefined
+    let endpoint: Transport.DatagramEndpoint | undefined
+    let endpointFamily: string | undefined
+    const local = options.local
+
+    const contextFor = (address: SockAddr.SockAddr | undefined): ConnectError.Context => ({
+      address,
+      localAddress: state._tag === "Connected" ? state.local : local
+    })
+
+    const dropEndpoint = Effect.suspend(() => {
+      const current = endpoint
+      endpoint = undefined
+      endpointFamily = undefined
+      return current === undefined ? Effect.void : current.close
+    })
+
+    const dropStream = Effect.suspend(() => {
+      const current = stream
+      stream = undefined
+      return current === undefined ? Effect.void : current.close
+    })
+
+    const familyOf = (address: Concrete): string => (address._tag === "Inet" ? address.family : "unix")
+
+    // The transport's move for one attempt; state bookkeeping is the caller's.
+    const attempt = (address: Concrete, wasConnected: boolean) => {
+      if (type !== "datagram") {
+        return Effect.map(
+          transport.connectStream({ type: type as "stream" | "seqpacket", address, options }),
+          (connection) => {
+            stream = connection
+            return connection as { readonly local: SockAddr.SockAddr; readonly peer: SockAddr.SockAddr }
+          }
+        )
+      }
+      return Effect.gen(function* () {
+        if (endpoint !== undefined && endpointFamily !== familyOf(address)) {
+          return yield* ConnectError.make("EAFNOSUPPORT", contextFor(address))
+        }
+        if (endpoint !== undefined && wasConnected) yield* endpoint.disconnect
+        if (endpoint === undefined) {
+          endpoint = yield* transport.openDatagram({ address, options })
+          endpointFamily = familyOf(address)
+        }
+        if (address._tag !== "Inet") {
+          return yield* DialError.unsupported("unix datagram sockets", transport.platform)
+        }
+        return yield* endpoint.connect(address)
+      })
+    }
+
+    const connect = (input: SockAddr.Input, connectOptions?: SocketHandle.ConnectOptions) =>
+      Effect.suspend((): Effect.Effect<void, SocketHandle.ConnectFailure> => {
+        const validated = validate(type, local, input, connectOptions)
+        if (Result.isFailure(validated)) return Effect.fail(validated.failure)
+        const { address, deadline, signal } = validated.success
+        switch (state._tag) {
+          case "Closed":
+            return Effect.fail(ConnectError.make("EBADF", contextFor(address)))
+          case "Connecting":
+            return Effect.fail(ConnectError.make("EALREADY", contextFor(address)))
+          case "Connected":
+            if (type !== "datagram") return Effect.fail(ConnectError.make("EISCONN", contextFor(address)))
+        }
+        if (address._tag === "Unspec") return dissolve
+        const wasConnected = state._tag === "Connected"
+        const connecting: SocketHandle.State = { _tag: "Connecting", address }
+        state = connecting
+        const context = contextFor(address)
+        let effect: Effect.Effect<
+          { readonly local: SockAddr.SockAddr; readonly peer: SockAddr.SockAddr },
+          SocketHandle.ConnectFailure
+        > = attempt(address, wasConnected)
+        if (signal !== undefined) effect = Effect.raceFirst(effect, abortedBy(signal, context))
+        if (deadline !== undefined) {
+          effect = Effect.timeoutOrElse(effect, {
+            duration: deadline,
+            orElse: () => Effect.fail(DialError.deadlineExceeded({ deadline, address, localAddress: local }))
+          })
+        }
+        return effect.pipe(
+          Effect.onExit((exit) => {
+            if (Exit.isSuccess(exit)) return Effect.void
+            // The attempt's socket is gone. A later connect starts afresh (connect(2), NOTES).
+            const owned = state === connecting
+            if (owned) {
+              const error = Cause.findErrorOption(exit.cause)
+              state = Option.isSome(error) ? { _tag: "Failed", address, error: error.value } : idle
+            }
+            return type === "datagram" && owned ? dropEndpoint : dropStream
+          }),
+          Effect.flatMap(({ local: localAddress, peer }) =>
+            Effect.suspend(() => {
+              if (state !== connecting) {
+                // The handle was closed while this fiber connected: nothing may outlive it.
+                return Effect.andThen(
+                  type === "datagram" ? Effect.void : dropStream,
+                  Effect.fail(ConnectError.make("EBADF", context))
+                )
+              }
+              state = { _tag: "Connected", local: localAddress, peer }
+              return Effect.void
+            })
+          )
+        )
+      })
+
+    const dissolve = Effect.suspend(() => {
+      if (endpoint === undefined || state._tag !== "Connected") {
+        if (state._tag === "Failed") state = idle
+        return Effect.void
+      }
+      return Effect.tap(endpoint.disconnect, () =>
+        Effect.sync(() => {
+          state = idle
+        })
+      )
+    })
+
+    const disconnect = Effect.suspend((): Effect.Effect<void, ConnectError.ConnectError> => {
+      switch (state._tag) {
+        case "Closed":
+          return Effect.fail(ConnectError.make("EBADF", contextFor(undefined)))
+        case "Connecting":
+          return Effect.fail(ConnectError.make("EALREADY", contextFor(state.address)))
+      }
+      if (type === "datagram") return dissolve
+      state = idle
+      return dropStream
+    })
+
+    const close = Effect.suspend(() => {
+      state = closed
+      return Effect.andThen(dropStream, dropEndpoint)
+    })
+
+    const notConnected = (syscall: ConnectError.Syscall) =>
+      state._tag === "Closed"
+        ? ConnectError.make("EBADF", { syscall })
+        : ConnectError.make("ENOTCONN", { syscall, localAddress: local })
+
+    const base: SocketHandle.Handle = {
+      type,
+      state: Effect.sync(() => state),
+      connect,
+      disconnect,
+      localAddress: Effect.suspend(() => {
+        if (state._tag === "Connected") return Effect.succeed(Option.some(state.local))
+        if (endpoint !== undefined) return Effect.map(endpoint.localAddress, Option.fromUndefinedOr)
+        return Effect.succeed(Option.none())
+      }),
+      peerAddress: Effect.sync(() => (state._tag === "Connected" ? Option.some(state.peer) : Option.none()))
+    }
+
+    const handle: SocketHandle.StreamHandle | SocketHandle.DatagramHandle =
+      type === "datagram"
+        ? {
+            ...base,
+            type: "datagram",
+            send: (data: Uint8Array) =>
+              Effect.suspend(() =>
+                state._tag === "Connected" && endpoint !== undefined
+                  ? endpoint.send(data)
+                  : Effect.fail(notConnected("send"))
+              ),
+            receive: Effect.suspend(() =>
+              state._tag === "Connected" && endpoint !== undefined
+                ? endpoint.receive
+                : Effect.fail(notConnected("recv"))
+            )
+          }
+        : {
+            ...base,
+            type: type as "stream" | "seqpacket",
+            socket: Effect.suspend(() =>
+              state._tag === "Connected" && stream !== undefined
+                ? Effect.succeed(stream.socket)
+                : Effect.fail(notConnected("recv"))
+            )
+          }
+
+    return Effect.as(
+      Effect.addFinalizer(() => close),
+      handle as SocketHandle.HandleOf<T>
+    )
+  })
