@@ -5,7 +5,8 @@
  * The library's own errors are classed too: `DeadlineExceeded` is transient (the next attempt
  * may be faster), `InvalidInput` and `Unsupported` are permanent, `UnknownErrno` is permanent
  * (retrying what nobody understands hides it), and `AllAttemptsFailed` is transient when any
- * of its attempts failed transiently, permanent otherwise.
+ * of its attempts failed transiently, permanent otherwise. Of `effect/net`'s resolution
+ * errors, `DnsError` is transient (names get registered) and `NetAddressError` permanent.
  *
  * @example
  * ```ts
@@ -22,6 +23,8 @@
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as Dns from "effect/net/Dns"
+import type * as NetAddress from "effect/net/NetAddress"
 import * as Predicate from "effect/Predicate"
 import * as Schedule from "effect/Schedule"
 import type * as ConnectError from "./ConnectError.ts"
@@ -47,7 +50,11 @@ type NamesOf<C extends Errno.RetryClass> = {
  * @category models
  * @since 0.1.0
  */
-export type Transient = ConnectError.ByName[TransientName] | DialError.DeadlineExceeded | DialError.AllAttemptsFailed
+export type Transient =
+  | ConnectError.ByName[TransientName]
+  | DialError.DeadlineExceeded
+  | DialError.AllAttemptsFailed
+  | Dns.DnsError
 
 /**
  * Configuration or programming errors.
@@ -68,6 +75,7 @@ export type Permanent =
   | DialError.Unsupported
   | InvalidInput.InvalidInput
   | DialError.AllAttemptsFailed
+  | NetAddress.NetAddressError
 
 /**
  * Errors about the handle's state.
@@ -153,7 +161,12 @@ export const classify = (error: unknown): Errno.RetryClass | undefined => {
     case "InvalidInput":
     case "Unsupported":
     case "UnknownErrno":
+    case "NetAddressError":
       return "permanent"
+    // A name that does not resolve yet may be registered soon (a service starting, DNS
+    // propagating): `effect/net`'s DnsError is worth waiting for.
+    case "DnsError":
+      return "transient"
     case "AllAttemptsFailed": {
       const attempts = Predicate.hasProperty(error, "attempts") && Array.isArray(error.attempts) ? error.attempts : []
       return attempts.some((attempt: { readonly error: unknown }) => classify(attempt.error) === "transient")

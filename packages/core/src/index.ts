@@ -12,6 +12,13 @@
 export * as ConnectError from "./ConnectError.ts"
 
 /**
+ * Dialing names: resolution and Happy Eyeballs v2.
+ *
+ * @since 0.1.0
+ */
+export * as Dialer from "./Dialer.ts"
+
+/**
  * The library's own errors: deadlines, unsupported operations, multi-address failures.
  *
  * @since 0.1.0

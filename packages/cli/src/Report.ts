@@ -1,0 +1,178 @@
+/**
+ * What the `dial` command prints: one report per attempt and a final one per target, as JSON
+ * lines (`--json`) or plain text, and the exit code a failure maps to.
+ *
+ * | exit | meaning |
+ * |---|---|
+ * | 0 | connected |
+ * | 1 | transient failure, or the deadline passed |
+ * | 2 | permanent failure (or a state error: a bug in the call order) |
+ * | 3 | invalid input |
+ *
+ * @since 0.1.0
+ */
+import { Errno, Retry, SockAddr } from "@dial/core"
+import * as Predicate from "effect/Predicate"
+
+/**
+ * The error part of a report.
+ *
+ * @example
+ * ```ts
+ * import { ConnectError } from "@dial/core"
+ * import { Report } from "@dial/cli"
+ *
+ * Report.errorReport(ConnectError.make("ECONNREFUSED")).class // "transient"
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface ErrorReport {
+  readonly _tag: string
+  /** The Linux errno number; absent for the library's own errors. */
+  readonly errno?: number
+  readonly syscall?: string
+  readonly class: Errno.RetryClass
+  readonly message: string
+}
+
+/**
+ * One attempt's report, or the final one of a target (`final: true`).
+ *
+ * @example
+ * ```ts
+ * import type { Report } from "@dial/cli"
+ *
+ * const ok: Report.AttemptReport = { target: "127.0.0.1:80", address: "127.0.0.1:80", ok: true, attempt: 1, elapsedMs: 1 }
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface AttemptReport {
+  readonly target: string
+  /** The address this attempt reached or tried, when known. */
+  readonly address: string | null
+  readonly ok: boolean
+  readonly attempt: number
+  readonly elapsedMs: number
+  readonly local?: string
+  readonly error?: ErrorReport
+  readonly final?: boolean
+}
+
+/**
+ * The report of a failure, with its retry class. Errors the library does not class (anything
+ * unexpected) count as permanent: retrying what nobody understands hides it.
+ *
+ * @example
+ * ```ts
+ * import { ConnectError } from "@dial/core"
+ * import { Report } from "@dial/cli"
+ *
+ * Report.errorReport(ConnectError.make("EACCES")).errno // 13
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const errorReport = (error: unknown): ErrorReport => {
+  const tag = Predicate.hasProperty(error, "_tag") && typeof error._tag === "string" ? error._tag : "UnknownError"
+  const errno = Errno.isName(tag)
+    ? Errno.table[tag].number
+    : Predicate.hasProperty(error, "errno") && typeof error.errno === "number"
+    ? error.errno
+    : undefined
+  const syscall = Predicate.hasProperty(error, "syscall") && typeof error.syscall === "string"
+    ? error.syscall
+    : undefined
+  const message = Predicate.hasProperty(error, "message") && typeof error.message === "string"
+    ? error.message
+    : String(error)
+  return {
+    _tag: tag,
+    ...(errno === undefined ? {} : { errno }),
+    ...(syscall === undefined ? {} : { syscall }),
+    class: Retry.classify(error) ?? "permanent",
+    message
+  }
+}
+
+/**
+ * The exit code of an outcome: 0 connected, 1 transient or deadline, 2 permanent or state, 3
+ * invalid input.
+ *
+ * @example
+ * ```ts
+ * import { ConnectError } from "@dial/core"
+ * import { Report } from "@dial/cli"
+ *
+ * Report.exitCode(Report.errorReport(ConnectError.make("ECONNREFUSED"))) // 1
+ * ```
+ *
+ * @category exit codes
+ * @since 0.1.0
+ */
+export const exitCode = (error: ErrorReport | undefined): 0 | 1 | 2 | 3 => {
+  if (error === undefined) return 0
+  if (error._tag === "InvalidInput" || error._tag === "NetAddressError") return 3
+  return error.class === "transient" ? 1 : 2
+}
+
+/**
+ * The address an error names, formatted, when it names one.
+ *
+ * @example
+ * ```ts
+ * import { ConnectError, SockAddr } from "@dial/core"
+ * import { Report } from "@dial/cli"
+ *
+ * Report.addressOf(ConnectError.make("ENOENT", { address: SockAddr.unspec })) // "unspec"
+ * ```
+ *
+ * @category getters
+ * @since 0.1.0
+ */
+export const addressOf = (error: unknown): string | null =>
+  Predicate.hasProperty(error, "address") && SockAddr.isSockAddr(error.address) ? SockAddr.format(error.address) : null
+
+/**
+ * A report as one plain line.
+ *
+ * @example
+ * ```ts
+ * import { Report } from "@dial/cli"
+ *
+ * Report.plain({ target: "127.0.0.1:80", address: "127.0.0.1:80", ok: true, attempt: 1, elapsedMs: 3 })
+ * // "127.0.0.1:80: connected to 127.0.0.1:80 (attempt 1, 3 ms)"
+ * ```
+ *
+ * @category formatting
+ * @since 0.1.0
+ */
+export const plain = (report: AttemptReport): string => {
+  const timing = `attempt ${report.attempt}, ${report.elapsedMs} ms`
+  if (report.ok) {
+    const from = report.local === undefined ? "" : ` from ${report.local}`
+    return `${report.target}: connected to ${report.address ?? report.target}${from} (${timing})`
+  }
+  const error = report.error!
+  const errno = error.errno === undefined ? "" : ` (errno ${error.errno})`
+  return `${report.target}: ${error._tag}${errno}, ${error.class}: ${error.message} (${timing})`
+}
+
+/**
+ * A report as one JSON line.
+ *
+ * @example
+ * ```ts
+ * import { Report } from "@dial/cli"
+ *
+ * JSON.parse(Report.json({ target: "t", address: null, ok: false, attempt: 1, elapsedMs: 0 })).ok // false
+ * ```
+ *
+ * @category formatting
+ * @since 0.1.0
+ */
+export const json = (report: AttemptReport): string => JSON.stringify(report)
