@@ -37,8 +37,12 @@ type NamesOf<C extends Errno.RetryClass> = {
 }[Errno.Name]
 
 /**
- * The errors worth retrying: the transient errnos, `DeadlineExceeded` and `AllAttemptsFailed`
- * (whose class depends on its attempts, checked at run time).
+ * The errors that are always worth retrying: the transient errnos, `DeadlineExceeded` and
+ * `effect/net`'s `DnsError`.
+ *
+ * `AllAttemptsFailed` is classed at run time (transient when any attempt is), so it is not
+ * here but in {@link Permanent}: where `Effect.retry({ while: Retry.isTransient })` removes this
+ * type from the error type it leaves, a permanent `AllAttemptsFailed` can still come out.
  *
  * @example
  * ```ts
@@ -50,11 +54,7 @@ type NamesOf<C extends Errno.RetryClass> = {
  * @category models
  * @since 0.1.0
  */
-export type Transient =
-  | ConnectError.ByName[TransientName]
-  | DialError.DeadlineExceeded
-  | DialError.AllAttemptsFailed
-  | Dns.DnsError
+export type Transient = ConnectError.ByName[TransientName] | DialError.DeadlineExceeded | Dns.DnsError
 
 /**
  * Configuration or programming errors.
@@ -186,9 +186,13 @@ export const classify = (error: unknown): Errno.RetryClass | undefined => {
  * import { Effect } from "effect"
  * import { Retry } from "@dial/core"
  *
- * declare const connect: Effect.Effect<void, import("@dial/core").DialError.DialError>
- * // Without a schedule, retries while transient; the remaining error type excludes them.
- * const untilNotTransient = connect.pipe(Effect.retry({ while: Retry.isTransient, times: 5 }))
+ * const describe = (e: import("@dial/core").SocketHandle.ConnectFailure) =>
+ *   Retry.isTransient(e) ? `worth retrying: ${e._tag}` : `give up: ${e._tag}`
+ *
+ * // As `Effect.retry`'s `while` with no schedule or `times`, the arrow form also drops the
+ * // transient errors from the error type left (TypeScript infers the narrowed predicate).
+ * declare const connect: Effect.Effect<void, import("@dial/core").SocketHandle.ConnectFailure>
+ * const untilNotTransient = connect.pipe(Effect.retry({ while: (e) => Retry.isTransient(e) }))
  * ```
  *
  * @category classification
@@ -251,7 +255,7 @@ export interface BackoffOptions {
   readonly maxAttempts?: number | undefined
   /** Stops retrying once this much time has passed since the first retry. Default none. */
   readonly maxElapsed?: Duration.Input | undefined
-  /** Spreads each delay over 80%..120% so that clients do not retry in step. Default true. */
+  /** Spreads each delay over 80%..120% (never past `cap`) so that clients do not retry in step. Default true. */
   readonly jitter?: boolean | undefined
 }
 
@@ -275,10 +279,12 @@ export interface BackoffOptions {
  */
 export const backoff = (options: BackoffOptions = {}): Schedule.Schedule<Duration.Duration> => {
   const cap = Duration.fromInputUnsafe(options.cap ?? "5 seconds")
-  const capped = Schedule.exponential(options.base ?? "100 millis", options.factor ?? 2).pipe(
-    Schedule.modifyDelay(({ duration }) => Effect.succeed(Duration.min(duration, cap)))
-  )
-  const jittered = options.jitter === false ? capped : Schedule.jittered(capped)
+  const atMostCap = (self: Schedule.Schedule<Duration.Duration>) =>
+    Schedule.modifyDelay(self, ({ duration }) => Effect.succeed(Duration.min(duration, cap)))
+  const capped = Schedule.exponential(options.base ?? "100 millis", options.factor ?? 2).pipe(atMostCap)
+  // Jitter spreads a delay up to +20%: cap again after it, so that no delay is longer than `cap`
+  // while delays at the cap still spread over 80%..100% of it.
+  const jittered = options.jitter === false ? capped : Schedule.jittered(capped).pipe(atMostCap)
   return jittered.pipe(
     Schedule.upTo(
       options.maxElapsed === undefined

@@ -20,7 +20,8 @@
  *   options. Reuse after failure is the handle's job, not the user's.
  * - A datagram handle may `connect` again to change its peer, and `connect(SockAddr.unspec)`
  *   (or `disconnect`) dissolves the association. Its family is fixed by its first connect: a
- *   peer of the other family fails with **EAFNOSUPPORT**, as the kernel's would.
+ *   peer of the other family fails with **EAFNOSUPPORT** and keeps the association, as the
+ *   kernel's would.
  * - `deadline` runs on Effect's `Clock` (so `TestClock` drives it) and fails with
  *   `DeadlineExceeded`, never the kernel's ETIMEDOUT. An aborted `signal` fails with **EINTR**
  *   and leaves the handle ready to connect again. Interrupting the fiber destroys the attempt's

@@ -8,7 +8,7 @@
  * | `ERR_SOCKET_DGRAM_IS_CONNECTED` | `EISCONN` |
  * | `ERR_SOCKET_DGRAM_NOT_CONNECTED` | `ENOTCONN` |
  * | `ERR_INVALID_FD_TYPE` | `ENOTSOCK` |
- * | `ABORT_ERR` (an `AbortSignal`) | `EINTR` |
+ * | `ABORT_ERR`, or a `DOMException` named `AbortError` (an `AbortSignal`'s reason) | `EINTR` |
  * | `ERR_SOCKET_BAD_PORT`, `ERR_INVALID_ARG_*`, `ERR_INVALID_IP_ADDRESS` | `InvalidInput` |
  * | an `AggregateError` (Node's multi-address connect) | `AllAttemptsFailed`, each inner error read |
  * | any other code | `UnknownErrno`, code and number kept |
@@ -138,6 +138,8 @@ export const fromUnknown = (error: unknown, context: ConnectError.Context = {}):
     }
     return ConnectError.unknown(code, { ...full, errno })
   }
+  // `new AbortController().abort()` gives its signal a DOMException whose `code` is the number 20.
+  if (Predicate.hasProperty(error, "name") && error.name === "AbortError") return ConnectError.make("EINTR", full)
   if (errno !== undefined) {
     const row = Errno.fromNumber(errno)
     if (row !== undefined) return ConnectError.make(row.name, full)

@@ -143,9 +143,6 @@ export const make = <T extends Transport.SocketType>(
         )
       }
       return Effect.gen(function* () {
-        if (endpoint !== undefined && endpointFamily !== familyOf(address)) {
-          return yield* ConnectError.make("EAFNOSUPPORT", contextFor(address))
-        }
         if (endpoint !== undefined && wasConnected) yield* endpoint.disconnect
         if (endpoint === undefined) {
           endpoint = yield* transport.openDatagram({ address, options })
@@ -172,6 +169,14 @@ export const make = <T extends Transport.SocketType>(
             if (type !== "datagram") return Effect.fail(ConnectError.make("EISCONN", contextFor(address)))
         }
         if (address._tag === "Unspec") return dissolve
+        // Checked before any move, as the kernel does: the socket keeps its family and its peer.
+        if (type === "datagram" && endpoint !== undefined && endpointFamily !== familyOf(address)) {
+          return Effect.fail(ConnectError.make("EAFNOSUPPORT", contextFor(address)))
+        }
+        // An already aborted signal: nothing is attempted, nothing changes.
+        if (signal?.aborted === true) {
+          return Effect.fail(ConnectError.make("EINTR", { ...contextFor(address), cause: signal.reason }))
+        }
         const wasConnected = state._tag === "Connected"
         const connecting: SocketHandle.State = { _tag: "Connecting", address }
         state = connecting

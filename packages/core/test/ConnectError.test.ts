@@ -1,0 +1,93 @@
+import { assert, describe, expectTypeOf, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
+import { ConnectError, Errno, InvalidInput, SockAddr } from "../src/index.ts"
+
+// The class of a tag, widened so `instanceof` accepts any of them.
+const classOf = (name: Errno.Name): Function => ConnectError.classes[name]
+
+const addr = (text: string): SockAddr.SockAddr => Result.getOrThrow(SockAddr.fromString(text))
+
+describe("ConnectError", () => {
+  it.each(Errno.names)("make(%s) fills number, meaning and message from the table", (name) => {
+    const row = Errno.info(name)
+    const cause = new Error("underneath")
+    const error = ConnectError.make(name, { address: addr("[::1]:443"), cause })
+    assert.strictEqual(error._tag, name)
+    assert.isTrue(error instanceof classOf(name))
+    assert.instanceOf(error, Error)
+    assert.strictEqual(error.errno, row.number)
+    assert.strictEqual(error.syscall, "connect")
+    assert.strictEqual(error.meaning, row.meaning)
+    assert.strictEqual(error.cause, cause)
+    assert.strictEqual(error.message, `connect ${name} [::1]:443: ${row.meaning}`)
+    assert.isTrue(ConnectError.isConnectError(error))
+    assert.isTrue(Schema.is(ConnectError.schema)(error))
+    // Only its own class claims it.
+    for (const other of Errno.names) {
+      if (other !== name) assert.isFalse(error instanceof classOf(other), other)
+    }
+  })
+
+  it("leaves out what it was not told, and names the local address when given", () => {
+    const bare = ConnectError.make("ECONNREFUSED")
+    assert.isUndefined(bare.address)
+    assert.isUndefined(bare.localAddress)
+    assert.isUndefined(bare.cause)
+    assert.isFalse(Object.hasOwn(bare, "address"))
+    assert.strictEqual(bare.message, `connect ECONNREFUSED: ${Errno.info("ECONNREFUSED").meaning}`)
+    const bind = ConnectError.make("EADDRINUSE", { syscall: "bind", localAddress: addr("127.0.0.1:8080") })
+    assert.strictEqual(bind.syscall, "bind")
+    assert.strictEqual(bind.message, `bind EADDRINUSE (local 127.0.0.1:8080): ${Errno.info("EADDRINUSE").meaning}`)
+  })
+
+  it("unknown keeps the code and a positive number", () => {
+    const error = ConnectError.unknown("EPIPE", { errno: -32, syscall: "send", address: addr("127.0.0.1:1") })
+    assert.instanceOf(error, ConnectError.UnknownErrno)
+    assert.strictEqual(error._tag, "UnknownErrno")
+    assert.strictEqual(error.code, "EPIPE")
+    assert.strictEqual(error.errno, 32)
+    assert.strictEqual(error.syscall, "send")
+    assert.include(error.message, "send EPIPE 127.0.0.1:1")
+    assert.isTrue(ConnectError.isConnectError(error))
+    assert.isUndefined(ConnectError.unknown("ERR_X").errno)
+  })
+
+  it("isConnectError is false for look-alikes and other errors", () => {
+    assert.isFalse(ConnectError.isConnectError({ _tag: "ECONNREFUSED", errno: 111 }))
+    assert.isFalse(ConnectError.isConnectError(new Error("ECONNREFUSED")))
+    assert.isFalse(ConnectError.isConnectError(InvalidInput.make("address", "x", "bad")))
+    assert.isFalse(ConnectError.isConnectError(null))
+  })
+
+  it.effect("catchTag reads like the man page, and the errors are yieldable", () =>
+    Effect.gen(function* () {
+      const connect = (name: "ECONNREFUSED" | "EACCES") =>
+        Effect.gen(function* () {
+          return yield* ConnectError.make(name, { address: addr("127.0.0.1:1") })
+        })
+      const recovered = yield* connect("ECONNREFUSED").pipe(
+        Effect.catchTag("ECONNREFUSED", (e) => Effect.succeed(`refused by ${SockAddr.format(e.address!)}`))
+      )
+      assert.strictEqual(recovered, "refused by 127.0.0.1:1")
+      // The other tag passes through catchTag untouched.
+      const exit = yield* Effect.exit(
+        connect("EACCES").pipe(Effect.catchTag("ECONNREFUSED", () => Effect.succeed("no")))
+      )
+      assert.isTrue(Exit.isFailure(exit))
+      const failure = Exit.findErrorOption(exit)
+      assert.isTrue(failure._tag === "Some" && failure.value._tag === "EACCES")
+    })
+  )
+
+  it("the types: ByName and make are precise", () => {
+    const refused = ConnectError.make("ECONNREFUSED")
+    expectTypeOf(refused).toEqualTypeOf<ConnectError.ECONNREFUSED>()
+    expectTypeOf<ConnectError.ByName["EACCES"]>().toEqualTypeOf<ConnectError.EACCES>()
+    expectTypeOf(refused._tag).toEqualTypeOf<"ECONNREFUSED">()
+    expectTypeOf<ConnectError.ConnectError["_tag"]>().toEqualTypeOf<Errno.Name | "UnknownErrno">()
+    assert.strictEqual(refused._tag, "ECONNREFUSED")
+  })
+})
