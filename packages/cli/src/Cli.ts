@@ -66,7 +66,7 @@ const parseDuration = (text: string): Duration.Duration | undefined => {
 }
 
 const invalid = (json: boolean, target: string, message: string) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const report: Report.AttemptReport = {
       target,
       address: null,
@@ -97,22 +97,32 @@ const runtimeLayer = (hostsFile: Option.Option<string>) => Layer.merge(NodeNetwo
 const probe = Command.make(
   "probe",
   {
-    target: Argument.String("target").pipe(Argument.withDescription("127.0.0.1:80, [::1]:80, host:port, unix:/path, unix:@name")),
+    target: Argument.String("target").pipe(
+      Argument.withDescription("127.0.0.1:80, [::1]:80, host:port, unix:/path, unix:@name")
+    ),
     timeout: timeoutFlag,
-    local: Flag.String("local").pipe(Flag.withDescription("Bind to this local address first (e.g. 127.0.0.1:0)"), Flag.optional),
+    local: Flag.String("local").pipe(
+      Flag.withDescription("Bind to this local address first (e.g. 127.0.0.1:0)"),
+      Flag.optional
+    ),
     type: Flag.Literals("type", ["stream", "datagram"]).pipe(Flag.withDefault("stream" as const)),
     json: jsonFlag,
     hosts: hostsFlag
   },
   (config) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const deadline = parseDuration(config.timeout)
-      if (deadline === undefined) return yield* invalid(config.json, config.target, `invalid --timeout: ${config.timeout}`)
-      const report = yield* Probe.probe(config.target, {
-        deadline,
-        type: config.type,
-        local: Option.getOrUndefined(config.local)
-      }, 1).pipe(Effect.provide(runtimeLayer(config.hosts)))
+      if (deadline === undefined)
+        return yield* invalid(config.json, config.target, `invalid --timeout: ${config.timeout}`)
+      const report = yield* Probe.probe(
+        config.target,
+        {
+          deadline,
+          type: config.type,
+          local: Option.getOrUndefined(config.local)
+        },
+        1
+      ).pipe(Effect.provide(runtimeLayer(config.hosts)))
       const final = { ...report, final: true }
       yield* config.json ? Console.log(Report.json(final)) : Console.log(Report.plain(final))
       yield* setExit(Report.exitCode(report.error))
@@ -130,9 +140,10 @@ const wait = Command.make(
     hosts: hostsFlag
   },
   (config) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const timeout = parseDuration(config.timeout)
-      if (timeout === undefined) return yield* invalid(config.json, config.targets.join(" "), `invalid --timeout: ${config.timeout}`)
+      if (timeout === undefined)
+        return yield* invalid(config.json, config.targets.join(" "), `invalid --timeout: ${config.timeout}`)
       const status = StatusLine.make(config.json)
       const finals = yield* Wait.wait(config.targets, {
         timeout,
@@ -153,7 +164,7 @@ const explain = Command.make(
   "explain",
   { errno: Argument.String("errno").pipe(Argument.withDescription("An errno name or number")), json: jsonFlag },
   (config) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const info = Explain.lookup(config.errno)
       if (info === undefined) return yield* invalid(config.json, config.errno, `unknown errno: ${config.errno}`)
       yield* config.json ? Console.log(JSON.stringify(info)) : Console.log(Explain.text(info))

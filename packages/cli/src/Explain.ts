@@ -48,5 +48,5 @@ export const text = (info: Errno.Info): string =>
     `Retry:    ${info.retryClass}: ${info.rationale}`,
     `Causes:   ${info.causes}`,
     `Fix:      ${info.fix}`,
-    `Source:   ${info.documented ? "connect(2) ERRORS" : "domain-specific (the man page: \"There may be other domain-specific error codes\")"}`
+    `Source:   ${info.documented ? "connect(2) ERRORS" : 'domain-specific (the man page: "There may be other domain-specific error codes")'}`
   ].join("\n")

@@ -34,7 +34,7 @@ export interface Options {
 
 const connectOnce = (target: string, options: Options) =>
   Effect.scoped(
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const local = options.local
       if (options.type === "datagram") {
         const parsed = SockAddr.fromString(target)
@@ -70,7 +70,7 @@ export const probe = (
   attempt: number,
   startedAtMillis?: number
 ): Effect.Effect<Report.AttemptReport, never, Network.Network | AddressResolver.AddressResolver> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const startedAt = startedAtMillis ?? (yield* Clock.currentTimeMillis)
     const outcome = yield* Effect.result(connectOnce(target, options))
     const elapsedMs = Math.round((yield* Clock.currentTimeMillis) - startedAt)

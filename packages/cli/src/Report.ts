@@ -82,14 +82,12 @@ export const errorReport = (error: unknown): ErrorReport => {
   const errno = Errno.isName(tag)
     ? Errno.table[tag].number
     : Predicate.hasProperty(error, "errno") && typeof error.errno === "number"
-    ? error.errno
-    : undefined
-  const syscall = Predicate.hasProperty(error, "syscall") && typeof error.syscall === "string"
-    ? error.syscall
-    : undefined
-  const message = Predicate.hasProperty(error, "message") && typeof error.message === "string"
-    ? error.message
-    : String(error)
+      ? error.errno
+      : undefined
+  const syscall =
+    Predicate.hasProperty(error, "syscall") && typeof error.syscall === "string" ? error.syscall : undefined
+  const message =
+    Predicate.hasProperty(error, "message") && typeof error.message === "string" ? error.message : String(error)
   return {
     _tag: tag,
     ...(errno === undefined ? {} : { errno }),

@@ -58,14 +58,8 @@ export type Result = ReadonlyArray<Report.AttemptReport>
 const baseDelayMillis = 5
 
 /** Waits for one target; returns its final report. Fails (to stop the others) on a permanent error. */
-const waitOne = (
-  target: string,
-  options: Options,
-  startedAt: number,
-  deadlineAt: number,
-  maxDelayMillis: number
-) =>
-  Effect.gen(function*() {
+const waitOne = (target: string, options: Options, startedAt: number, deadlineAt: number, maxDelayMillis: number) =>
+  Effect.gen(function* () {
     let attempt = 0
     let delay = baseDelayMillis
     while (true) {
@@ -110,7 +104,7 @@ export const wait = (
   targets: ReadonlyArray<string>,
   options: Options
 ): Effect.Effect<Result, never, Network.Network | AddressResolver.AddressResolver> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const startedAt = yield* Clock.currentTimeMillis
     const timeoutMillis = Duration.toMillis(Duration.fromInputUnsafe(options.timeout))
     const deadlineAt = startedAt + timeoutMillis
@@ -132,18 +126,19 @@ export const wait = (
     if (outcome._tag === "Failure") finals.set(outcome.failure.target, outcome.failure)
     const elapsedMs = Math.round((yield* Clock.currentTimeMillis) - startedAt)
     // Targets stopped by another's permanent failure end as interrupted, not as connected.
-    return targets.map((target): Report.AttemptReport =>
-      finals.get(target) ?? {
-        target,
-        address: null,
-        ok: false,
-        attempt: 0,
-        elapsedMs,
-        error: {
-          _tag: "Interrupted",
-          class: "permanent",
-          message: "stopped: another target failed permanently"
+    return targets.map(
+      (target): Report.AttemptReport =>
+        finals.get(target) ?? {
+          target,
+          address: null,
+          ok: false,
+          attempt: 0,
+          elapsedMs,
+          error: {
+            _tag: "Interrupted",
+            class: "permanent",
+            message: "stopped: another target failed permanently"
+          }
         }
-      }
     )
   })

@@ -21,12 +21,11 @@ const program = Command.run(Cli.command, { version: "0.1.0" }).pipe(
   Effect.provide(NodeServices.layer)
 )
 
-NodeRuntime.runMain(program, {
-  disableErrorReporting: false,
-  teardown: (exit, onExit) => {
-    if (Exit.isSuccess(exit)) return onExit(Ref.getUnsafe(exitCode))
-    // A command line the parser rejects is invalid input.
-    if (!Cause.hasInterruptsOnly(exit.cause)) return onExit(3)
-    return Runtime.defaultTeardown(exit, onExit)
-  }
-})
+// The handlers set the exit code; a command line the parser rejects is invalid input (3).
+const teardown: Runtime.Teardown = (exit, onExit) => {
+  if (Exit.isSuccess(exit)) return onExit(Ref.getUnsafe(exitCode))
+  if (!Cause.hasInterruptsOnly(exit.cause)) return onExit(3)
+  return Runtime.defaultTeardown(exit, onExit)
+}
+
+NodeRuntime.runMain(program, { teardown })

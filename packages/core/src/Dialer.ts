@@ -213,9 +213,12 @@ const classify = (target: Target): Result.Result<SockAddr.SockAddr | Host.HostPo
   const direct = SockAddr.fromString(target)
   if (Result.isSuccess(direct)) return direct
   const hostPort = Host.hostPortFromString(target)
-  return Result.isSuccess(hostPort)
-    ? Result.succeed(hostPort.success)
-    : Result.fail(InvalidInput.make("target", target, "expected an address or host:port"))
+  if (Result.isSuccess(hostPort)) return Result.succeed(hostPort.success)
+  // Say what is wrong with the form the target was meant to be in.
+  const meantAsName = /[a-zA-Z]/.test(target) && !target.startsWith("unix:") && !target.startsWith("[")
+  return Result.fail(
+    meantAsName ? InvalidInput.make("target", target, `not a host:port: ${hostPort.failure.message}`) : direct.failure
+  )
 }
 
 /**

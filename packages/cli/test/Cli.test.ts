@@ -1,0 +1,225 @@
+import { describe, expect, it } from "@effect/vitest"
+import { spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as net from "node:net"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+
+// The real executable, run as users run it. Every target is on loopback or a unix path.
+const bin = fileURLToPath(new URL("../src/bin.ts", import.meta.url))
+
+interface Run {
+  readonly code: number | null
+  readonly stdout: string
+  readonly stderr: string
+  readonly lines: ReadonlyArray<Record<string, any>>
+}
+
+const dial = (args: ReadonlyArray<string>, onLine?: (line: Record<string, any>) => void): Promise<Run> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], { stdio: ["ignore", "pipe", "pipe"] })
+    let stdout = ""
+    let stderr = ""
+    let seen = 0
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+      stdout += chunk
+      const complete = stdout.split("\n").slice(0, -1)
+      for (const line of complete.slice(seen)) if (line.startsWith("{")) onLine?.(JSON.parse(line))
+      seen = complete.length
+    })
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+      stderr += chunk
+    })
+    child.on("error", reject)
+    child.on("close", (code) => {
+      const lines = stdout
+        .split("\n")
+        .filter((line) => line.startsWith("{"))
+        .map((line) => JSON.parse(line) as Record<string, any>)
+      resolve({ code, stdout, stderr, lines })
+    })
+  })
+
+const listen = (port = 0): Promise<net.Server> =>
+  new Promise((resolve) => {
+    const server = net.createServer((socket) => socket.end())
+    server.listen(port, "127.0.0.1", () => resolve(server))
+  })
+
+const portOf = (server: net.Server) => (server.address() as net.AddressInfo).port
+
+const closedPort = async () => {
+  const server = await listen()
+  const port = portOf(server)
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return port
+}
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "dial-cli-"))
+
+describe("dial probe", () => {
+  it("connects and reports both ends as JSON, exit 0", async () => {
+    const server = await listen()
+    try {
+      const run = await dial(["probe", `127.0.0.1:${portOf(server)}`, "--json"])
+      expect(run.code).toBe(0)
+      const [report] = run.lines
+      expect(report).toMatchObject({
+        target: `127.0.0.1:${portOf(server)}`,
+        address: `127.0.0.1:${portOf(server)}`,
+        ok: true,
+        attempt: 1,
+        final: true
+      })
+      expect(report!.local).toMatch(/^127\.0\.0\.1:\d+$/)
+      expect(typeof report!.elapsedMs).toBe("number")
+    } finally {
+      server.close()
+    }
+  })
+
+  it("a closed port is ECONNREFUSED, errno 111, transient: exit 1", async () => {
+    const port = await closedPort()
+    const run = await dial(["probe", `127.0.0.1:${port}`, "--json"])
+    expect(run.code).toBe(1)
+    expect(run.lines.at(-1)).toMatchObject({
+      ok: false,
+      address: `127.0.0.1:${port}`,
+      error: { _tag: "ECONNREFUSED", errno: 111, syscall: "connect", class: "transient" }
+    })
+  })
+
+  it("a missing unix socket is ENOENT: exit 1", async () => {
+    const run = await dial(["probe", `unix:${path.join(tmp, "missing.sock")}`, "--json"])
+    expect(run.code).toBe(1)
+    expect(run.lines.at(-1)?.error).toMatchObject({ _tag: "ENOENT", errno: 2, class: "transient" })
+  })
+
+  it("an invalid address is InvalidInput: exit 3, no errno", async () => {
+    const run = await dial(["probe", "127.0.0.1:99999", "--json"])
+    expect(run.code).toBe(3)
+    const error = run.lines.at(-1)?.error
+    expect(error).toMatchObject({ _tag: "InvalidInput", class: "permanent" })
+    expect(error).not.toHaveProperty("errno")
+  })
+
+  it("an unsupported operation is permanent: exit 2", async () => {
+    const run = await dial(["probe", `unix:${path.join(tmp, "x.sock")}`, "--type", "datagram", "--json"])
+    expect(run.code).toBe(2)
+    expect(run.lines.at(-1)?.error).toMatchObject({ _tag: "Unsupported", class: "permanent" })
+  })
+
+  it("a bad --timeout is invalid input: exit 3", async () => {
+    const run = await dial(["probe", "127.0.0.1:1", "--timeout", "soon"])
+    expect(run.code).toBe(3)
+    expect(run.stderr).toContain("invalid --timeout")
+  })
+
+  it("prints plain text without --json", async () => {
+    const port = await closedPort()
+    const run = await dial(["probe", `127.0.0.1:${port}`])
+    expect(run.code).toBe(1)
+    expect(run.stdout).toContain(`127.0.0.1:${port}: ECONNREFUSED (errno 111), transient`)
+  })
+
+  it("resolves names from --hosts and races the addresses", async () => {
+    const server = await listen()
+    const hosts = path.join(tmp, "hosts")
+    // ::1 has no listener on this port: the IPv6 attempt is refused, IPv4 wins.
+    fs.writeFileSync(hosts, "::1 db.test\n127.0.0.1 db.test\n")
+    try {
+      const run = await dial(["probe", `db.test:${portOf(server)}`, "--hosts", hosts, "--json"])
+      expect(run.code).toBe(0)
+      expect(run.lines.at(-1)).toMatchObject({ ok: true, address: `127.0.0.1:${portOf(server)}` })
+    } finally {
+      server.close()
+    }
+  })
+})
+
+describe("dial wait", () => {
+  it("retries ECONNREFUSED until the server listens, then exits 0", async () => {
+    const port = await closedPort()
+    let server: Promise<net.Server> | undefined
+    // The server starts when the CLI reports its first refused attempt: no sleeps.
+    const run = await dial(["wait", `127.0.0.1:${port}`, "--timeout", "20s", "--json"], (line) => {
+      if (server === undefined && line.error?._tag === "ECONNREFUSED") server = listen(port)
+    })
+    try {
+      expect(server).toBeDefined()
+      expect(run.code).toBe(0)
+      const final = run.lines.at(-1)!
+      expect(final).toMatchObject({ ok: true, final: true, target: `127.0.0.1:${port}` })
+      for (const line of run.lines.slice(0, -2)) {
+        expect(line).toMatchObject({ ok: false, error: { _tag: "ECONNREFUSED", class: "transient" } })
+      }
+      expect(run.lines.map((line) => line.attempt)).toEqual([
+        ...run.lines.slice(0, -1).map((_, i) => i + 1),
+        final.attempt
+      ])
+    } finally {
+      ;(await server)?.close()
+    }
+  })
+
+  it("gives up at the timeout with exit 1", async () => {
+    const port = await closedPort()
+    const started = Date.now()
+    const run = await dial(["wait", `127.0.0.1:${port}`, "--timeout", "300ms", "--json"])
+    expect(run.code).toBe(1)
+    expect(Date.now() - started).toBeLessThan(10_000)
+    expect(run.lines.at(-1)).toMatchObject({ ok: false, final: true, error: { class: "transient" } })
+    expect(run.lines.length).toBeGreaterThan(2)
+  })
+
+  it("stops at once on a permanent failure with exit 2", async () => {
+    const port = await closedPort()
+    const run = await dial([
+      "wait",
+      `127.0.0.1:${port}`,
+      `unix:${path.join(tmp, "d.sock")}`,
+      "--type",
+      "datagram",
+      "--timeout",
+      "20s",
+      "--json"
+    ])
+    expect(run.code).toBe(2)
+    const finals = run.lines.filter((line) => line.final === true)
+    expect(finals.map((line) => line.error?._tag).sort()).toContain("Unsupported")
+  })
+
+  it("waits for several targets", async () => {
+    const a = await listen()
+    const b = await listen()
+    try {
+      const run = await dial(["wait", `127.0.0.1:${portOf(a)}`, `127.0.0.1:${portOf(b)}`, "--json"])
+      expect(run.code).toBe(0)
+      expect(run.lines.filter((line) => line.final === true && line.ok === true)).toHaveLength(2)
+    } finally {
+      a.close()
+      b.close()
+    }
+  })
+})
+
+describe("dial explain", () => {
+  it("prints the errno's table row as JSON", async () => {
+    const run = await dial(["explain", "econnrefused", "--json"])
+    expect(run.code).toBe(0)
+    expect(run.lines[0]).toMatchObject({ name: "ECONNREFUSED", number: 111, retryClass: "transient" })
+  })
+
+  it("accepts a number and prints causes and fixes", async () => {
+    const run = await dial(["explain", "2"])
+    expect(run.code).toBe(0)
+    expect(run.stdout).toContain("ENOENT (2)")
+    expect(run.stdout).toContain("Fix:")
+  })
+
+  it("an unknown errno is invalid input: exit 3", async () => {
+    const run = await dial(["explain", "EWHATEVER"])
+    expect(run.code).toBe(3)
+  })
+})
