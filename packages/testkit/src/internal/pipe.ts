@@ -1,0 +1,267 @@
+/**
+ * An in-memory stream connection: two directions of byte chunks, each side exposed as an
+ * `effect/socket` `Socket` that behaves like `NodeSocket.fromDuplex` over a TCP socket:
+ *
+ * - a pull returns the buffered chunks; after the peer's FIN (half-close or close) the
+ *   buffered chunks are still delivered, then the pull fails with `SocketCloseError` 1000;
+ * - a reset discards buffered chunks and fails the pull with a `SocketReadError` whose cause
+ *   is ECONNRESET;
+ * - closing the scope a reader was acquired in fails a suspended pull with `SocketCloseError`
+ *   1006 (the `Socket` contract);
+ * - releasing the writer half-closes (FIN); writing a `CloseEvent` destroys the connection.
+ *
+ * Each write is kept as its own chunk, so a `seqpacket` connection preserves message
+ * boundaries with the same code.
+ */
+import type { NonEmptyReadonlyArray } from "effect/Array"
+import * as Effect from "effect/Effect"
+import * as Scope from "effect/Scope"
+import * as Socket from "effect/socket/Socket"
+import { ConnectError } from "@dial/core"
+
+type Batch = NonEmptyReadonlyArray<Uint8Array>
+type Resume = (effect: Effect.Effect<Batch, Socket.SocketError>) => void
+
+interface Session {
+  closed: boolean
+}
+
+interface Waiter {
+  readonly resume: Resume
+  readonly session: Session
+}
+
+const closeError = (code: number): Socket.SocketError =>
+  new Socket.SocketError({ reason: new Socket.SocketCloseError({ code }) })
+
+const writeError = (cause: unknown): Socket.SocketError =>
+  new Socket.SocketError({ reason: new Socket.SocketWriteError({ cause }) })
+
+/** Why a direction is gone; the error is only built when a pull meets it (errors capture stacks). */
+type Failure = { readonly _tag: "Closed"; readonly code: number } | { readonly _tag: "Reset" }
+
+const closedCleanly: Failure = { _tag: "Closed", code: 1000 }
+const closedAbnormally: Failure = { _tag: "Closed", code: 1006 }
+const reset: Failure = { _tag: "Reset" }
+
+const errorOf = (failure: Failure): Socket.SocketError =>
+  failure._tag === "Closed"
+    ? closeError(failure.code)
+    : new Socket.SocketError({
+        reason: new Socket.SocketReadError({ cause: ConnectError.make("ECONNRESET", { syscall: "recv" }) })
+      })
+
+/**
+ * One direction of a connection: what one side writes and the other reads. The arrays are
+ * made on first use: most test connections never carry a byte.
+ */
+export class Direction {
+  chunks: Array<Uint8Array> | undefined = undefined
+  /** The writer sent FIN: deliver what is buffered, then the clean close. */
+  ended = false
+  /** The connection is gone: buffered bytes are discarded and every pull fails. */
+  failure: Failure | undefined = undefined
+  waiters: Array<Waiter> | undefined = undefined
+
+  get open(): boolean {
+    return !this.ended && this.failure === undefined
+  }
+
+  push(chunk: Uint8Array): void {
+    if (this.chunks === undefined) this.chunks = [chunk]
+    else this.chunks.push(chunk)
+    this.wake()
+  }
+
+  end(): void {
+    if (this.ended) return
+    this.ended = true
+    this.wake()
+  }
+
+  fail(failure: Failure): void {
+    if (this.failure !== undefined) return
+    this.failure = failure
+    this.chunks = undefined
+    this.wake()
+  }
+
+  /** What a pull gets now, or `undefined` when it has to wait. */
+  take(): Effect.Effect<Batch, Socket.SocketError> | undefined {
+    if (this.failure !== undefined) return Effect.fail(errorOf(this.failure))
+    if (this.chunks !== undefined) {
+      const batch = this.chunks as unknown as Batch
+      this.chunks = undefined
+      return Effect.succeed(batch)
+    }
+    if (this.ended) return Effect.fail(closeError(1000))
+    return undefined
+  }
+
+  wait(waiter: Waiter): void {
+    if (this.waiters === undefined) this.waiters = [waiter]
+    else this.waiters.push(waiter)
+  }
+
+  unwait(waiter: Waiter): void {
+    const index = this.waiters?.indexOf(waiter) ?? -1
+    if (index !== -1) this.waiters!.splice(index, 1)
+  }
+
+  wake(): void {
+    const waiters = this.waiters
+    if (waiters === undefined) return
+    while (waiters.length > 0) {
+      const result = this.take()
+      if (result === undefined) return
+      waiters.shift()!.resume(result)
+    }
+  }
+
+  /** Fails the suspended pulls of a reader whose scope closed. */
+  closeSession(session: Session): void {
+    session.closed = true
+    const waiters = this.waiters
+    if (waiters === undefined) return
+    const mine = waiters.filter((waiter) => waiter.session === session)
+    if (mine.length === 0) return
+    this.waiters = waiters.filter((waiter) => waiter.session !== session)
+    for (const waiter of mine) waiter.resume(Effect.fail(closeError(1006)))
+  }
+}
+
+/** One end of a connection. */
+export class Side {
+  destroyed = false
+  writeEnded = false
+  peer: Side | undefined = undefined
+  readonly incoming: Direction
+  readonly outgoing: Direction
+  #socket: Socket.Socket | undefined = undefined
+  #close: Effect.Effect<void> | undefined = undefined
+  /** Runs once when this side is destroyed (port release, journal). */
+  onDestroy: (() => void) | undefined = undefined
+
+  constructor(incoming: Direction, outgoing: Direction) {
+    this.incoming = incoming
+    this.outgoing = outgoing
+  }
+
+  /** This end as an `effect/socket` `Socket` (made on first use: most test connections never read). */
+  get socket(): Socket.Socket {
+    return (this.#socket ??= makeSocket(this))
+  }
+
+  /** Destroys this end. Idempotent. */
+  get close(): Effect.Effect<void> {
+    return (this.#close ??= Effect.sync(() => this.destroy()))
+  }
+
+  /** close(2): our reader ends, the peer reads FIN after what is buffered. */
+  destroy(hadError = false): void {
+    if (this.destroyed) return
+    this.destroyed = true
+    this.incoming.fail(hadError ? closedAbnormally : closedCleanly)
+    if (!this.writeEnded) {
+      this.writeEnded = true
+      this.outgoing.end()
+    }
+    const onDestroy = this.onDestroy
+    this.onDestroy = undefined
+    onDestroy?.()
+  }
+
+  /** An RST: the peer's reader fails with ECONNRESET at once, buffered bytes are lost. */
+  reset(): void {
+    if (this.destroyed) return
+    this.outgoing.fail(reset)
+    this.writeEnded = true
+    this.destroy(true)
+  }
+
+  halfClose(): void {
+    if (this.destroyed || this.writeEnded) return
+    this.writeEnded = true
+    this.outgoing.end()
+  }
+
+  /** Sends one chunk; the error when the connection cannot carry it. */
+  write(chunk: Uint8Array): Socket.SocketError | undefined {
+    if (this.destroyed) return writeError(ConnectError.make("EBADF", { syscall: "send" }))
+    if (this.writeEnded || !this.outgoing.open) {
+      return writeError(ConnectError.unknown("EPIPE", { syscall: "send", errno: 32 }))
+    }
+    // The kernel copies on send: the caller may reuse its buffer.
+    this.outgoing.push(chunk.slice())
+    return undefined
+  }
+}
+
+const encoder = new TextEncoder()
+
+const makeSocket = (side: Side): Socket.Socket => {
+  const reader: Socket.Socket["reader"] = Effect.flatMap(Effect.scope, (scope) => {
+    const session: Session = { closed: false }
+    const incoming = side.incoming
+    const pull = Effect.suspend(() => {
+      if (session.closed) return Effect.fail(closeError(1006))
+      const now = incoming.take()
+      if (now !== undefined) return now
+      return Effect.callback<Batch, Socket.SocketError>((resume) => {
+        const waiter: Waiter = { resume, session }
+        incoming.wait(waiter)
+        return Effect.sync(() => incoming.unwait(waiter))
+      })
+    })
+    return Effect.as(
+      Scope.addFinalizer(
+        scope,
+        Effect.sync(() => incoming.closeSession(session))
+      ),
+      {
+        pull,
+        upgrade: Socket.SocketUpgradeError.unsupported
+      } satisfies Socket.Reader<Uint8Array>
+    )
+  })
+
+  const write = (chunk: Uint8Array | string | Socket.CloseEvent): Effect.Effect<void, Socket.SocketError> =>
+    Effect.suspend(() => {
+      if (Socket.isCloseEvent(chunk)) {
+        side.destroy(chunk.code > 1000)
+        return Effect.void
+      }
+      const error = side.write(typeof chunk === "string" ? encoder.encode(chunk) : chunk)
+      return error === undefined ? Effect.void : Effect.fail(error)
+    })
+
+  const writeAll = (chunks: NonEmptyReadonlyArray<Uint8Array | string>): Effect.Effect<void, Socket.SocketError> =>
+    Effect.suspend(() => {
+      for (const chunk of chunks) {
+        const error = side.write(typeof chunk === "string" ? encoder.encode(chunk) : chunk)
+        if (error !== undefined) return Effect.fail(error)
+      }
+      return Effect.void
+    })
+
+  const writer: Socket.Socket["writer"] = Effect.acquireRelease(Effect.succeed({ write, writeAll }), () =>
+    Effect.sync(() => side.halfClose())
+  )
+
+  return Socket.make({ reader, writer })
+}
+
+/** A connected pair; `echo` makes the client talk to itself (an echo server with no fiber). */
+export const makePair = (echo: boolean): { readonly client: Side; readonly server: Side | undefined } => {
+  if (echo) {
+    const loop = new Direction()
+    return { client: new Side(loop, loop), server: undefined }
+  }
+  const toServer = new Direction()
+  const toClient = new Direction()
+  const client = new Side(toClient, toServer)
+  const server = new Side(toServer, toClient)
+  client.peer = server
+  server.peer = client
+  return { client, server }
+}

@@ -1,0 +1,44 @@
+import { type SockAddr as SockAddrType, SockAddr } from "@dial/core"
+import { TestNetwork } from "@dial/testkit"
+import * as Conformance from "@dial/testkit/Conformance"
+import { Effect, Result } from "effect"
+
+// Every address is fresh, so no two cases (or fixtures) can meet by accident.
+let next = 0
+const fresh = (kind: Conformance.Kind, port?: number): SockAddrType.SockAddr => {
+  next++
+  const text =
+    kind === "inet4"
+      ? `127.0.0.1:${port ?? 20000 + next}`
+      : kind === "inet6"
+        ? `[::1]:${port ?? 20000 + next}`
+        : kind === "unix"
+          ? `unix:/tmp/dial-fake-${next}.sock`
+          : `unix:@dial-fake-${next}`
+  return Result.getOrThrow(SockAddr.fromString(text))
+}
+
+const family = (f: "IPv4" | "IPv6"): Conformance.Kind => (f === "IPv4" ? "inet4" : "inet6")
+
+const fixture: Conformance.Fixture<TestNetwork.TestNetwork> = {
+  listen: (kind) =>
+    TestNetwork.listen(fresh(kind, 0), { echo: true }).pipe(
+      Effect.map((listener) => listener.address),
+      Effect.orDie
+    ),
+  closedAddress: (kind) => Effect.sync(() => fresh(kind)),
+  udpEcho: (f) =>
+    TestNetwork.bindDatagram(fresh(family(f), 0), { echo: true }).pipe(
+      Effect.map((port) => port.address),
+      Effect.orDie
+    ),
+  // The fake's way to lose every SYN; the kernel's fixture fills an accept queue instead.
+  hanging: Effect.suspend(() => {
+    const address = fresh("inet4")
+    return Effect.as(Effect.orDie(TestNetwork.script(address, ["blackhole"])), address)
+  }),
+  listenAt: (address) => Effect.asVoid(Effect.orDie(TestNetwork.listen(address, { echo: true }))),
+  udpClosed: (f) => Effect.sync(() => fresh(family(f)) as SockAddrType.Inet)
+}
+
+Conformance.suite("TestNetwork", { layer: TestNetwork.layer(), fixture, kernel: false })
