@@ -22,10 +22,17 @@ const program = Command.run(Cli.command, { version: "0.1.0" }).pipe(
 )
 
 // The handlers set the exit code; a command line the parser rejects is invalid input (3).
+// Exit at once: runMain would otherwise wait for the event loop to drain (sockets closing,
+// resolver handles), which `dial wait`'s callers would see as detection latency. Writes to
+// stdout are synchronous for files and pipes on Linux, so nothing printed is lost.
 const teardown: Runtime.Teardown = (exit, onExit) => {
-  if (Exit.isSuccess(exit)) return onExit(Ref.getUnsafe(exitCode))
-  if (!Cause.hasInterruptsOnly(exit.cause)) return onExit(3)
-  return Runtime.defaultTeardown(exit, onExit)
+  const code = Exit.isSuccess(exit)
+    ? Ref.getUnsafe(exitCode)
+    : Cause.hasInterruptsOnly(exit.cause)
+    ? 130
+    : 3
+  onExit(code)
+  process.exit(code)
 }
 
 NodeRuntime.runMain(program, { teardown })
