@@ -11,7 +11,7 @@ import { Command } from "effect/cli"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Ref from "effect/Ref"
-import * as Runtime from "effect/Runtime"
+import type * as Runtime from "effect/Runtime"
 import * as Cli from "./Cli.ts"
 
 const exitCode = Ref.makeUnsafe(0)
@@ -26,11 +26,7 @@ const program = Command.run(Cli.command, { version: "0.1.0" }).pipe(
 // resolver handles), which `dial wait`'s callers would see as detection latency. Writes to
 // stdout are synchronous for files and pipes on Linux, so nothing printed is lost.
 const teardown: Runtime.Teardown = (exit, onExit) => {
-  const code = Exit.isSuccess(exit)
-    ? Ref.getUnsafe(exitCode)
-    : Cause.hasInterruptsOnly(exit.cause)
-    ? 130
-    : 3
+  const code = Exit.isSuccess(exit) ? Ref.getUnsafe(exitCode) : Cause.hasInterruptsOnly(exit.cause) ? 130 : 3
   onExit(code)
   process.exit(code)
 }

@@ -7,7 +7,8 @@
  *
  * 1. AAAA and A lookups start together. If AAAA answers first, dialing starts at once; if A
  *    answers first, dialing waits up to the *resolution delay* (50 ms) for AAAA. Answers that
- *    arrive later join the addresses not yet tried.
+ *    arrive later join the addresses not yet tried, in the order of step 2, and start at once
+ *    when nothing holds them back (the last attempt's delay passed, or an attempt failed).
  * 2. Addresses are interleaved by family, IPv6 first: `firstAddressFamilyCount` (1) of the
  *    preferred family, then alternating.
  * 3. The first attempt starts; each next one starts when the *connection attempt delay*
@@ -330,6 +331,9 @@ const race = (
     let pendingLookups = 0
     let inFlight = 0
     let generation = 0
+    // Whether a newly learned address may start at once: the last attempt's delay has passed,
+    // or an attempt failed, with nothing left to try then (RFC 8305 section 5).
+    let startNow = false
     let winner:
       | { readonly index: number; readonly handle: SocketHandle.StreamHandle; readonly scope: Scope.Closeable }
       | undefined
@@ -378,6 +382,7 @@ const race = (
       }
       attempts.push(record)
       inFlight++
+      startNow = false
       yield* Effect.logDebug(`dial: attempt ${index + 1} to ${SockAddr.format(address)}`)
       yield* Effect.forkIn(attempt(index, address), workScope)
       const current = ++generation
@@ -393,12 +398,11 @@ const race = (
 
     const learn = (addresses: ReadonlyArray<SockAddr.Inet>) => {
       learned.push(...addresses)
-      // Later answers join the addresses not yet tried, re-interleaved.
+      // Later answers join the addresses not yet tried: the order of everything learned, less
+      // what was tried, so the families keep alternating where the attempts left off.
       const tried = new Set(attempts.map((a) => SockAddr.format(a.address)))
-      remaining = interleave(
-        learned.filter((a) => !tried.has(SockAddr.format(a))),
-        settings.preferred,
-        attempts.length === 0 ? settings.firstCount : 1
+      remaining = interleave(learned, settings.preferred, settings.firstCount).filter(
+        (a) => !tried.has(SockAddr.format(a))
       )
     }
 
@@ -471,7 +475,7 @@ const race = (
           case "Resolved": {
             pendingLookups--
             learn(event.addresses)
-            if (inFlight === 0) yield* startNext
+            if (inFlight === 0 || startNow) yield* startNext
             break
           }
           case "ResolveFailed": {
@@ -480,7 +484,10 @@ const race = (
             break
           }
           case "DelayPassed": {
-            if (event.generation === generation) yield* startNext
+            if (event.generation === generation) {
+              startNow = true
+              yield* startNext
+            }
             break
           }
           case "AttemptEnded": {
@@ -489,7 +496,10 @@ const race = (
             record.endedAtMillis = yield* now
             record.error = event.error
             // A failure starts the next attempt at once (RFC 8305 section 5).
-            if (event.error !== undefined) yield* startNext
+            if (event.error !== undefined) {
+              startNow = true
+              yield* startNext
+            }
             break
           }
         }

@@ -1,0 +1,54 @@
+// Runs every benchmark program and writes their output, with the date and the machine, to
+// docs/benchmarks.md (which the README links). Each program prints its own figures and
+// ratios; this only collects them.
+//
+//   bash scripts/dev.sh bench
+import { execFileSync } from "node:child_process"
+import { writeFileSync } from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+
+const root = path.resolve(import.meta.dirname, "..")
+const programs: ReadonlyArray<{
+  readonly title: string
+  readonly file: string
+  readonly args?: ReadonlyArray<string>
+}> = [
+  { title: "Connect throughput on loopback (issue 3)", file: "packages/node/bench/connect.ts" },
+  { title: "Fake connects per second (issue 4)", file: "packages/testkit/bench/fake-connects.ts" },
+  {
+    title: "Happy Eyeballs: time to connect with IPv6 blackholed (issue 5)",
+    file: "packages/node/bench/happy-eyeballs.ts"
+  },
+  { title: "`dial wait` detection latency (issue 6)", file: "packages/cli/bench/wait-latency.ts", args: ["15"] }
+]
+
+const sections: Array<string> = []
+for (const program of programs) {
+  console.error(`bench: ${program.file}`)
+  let output: string
+  try {
+    output = execFileSync(process.execPath, ["--expose-gc", path.join(root, program.file), ...(program.args ?? [])], {
+      cwd: root,
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "inherit"],
+      timeout: 10 * 60_000
+    })
+  } catch (error) {
+    output = `failed: ${(error as Error).message}`
+  }
+  process.stdout.write(output)
+  sections.push(`## ${program.title}\n\n\`${program.file}\`\n\n\`\`\`text\n${output.trimEnd()}\n\`\`\`\n`)
+}
+
+const cpu = os.cpus()[0]?.model ?? "unknown CPU"
+const header = `# Benchmarks
+
+Measured ${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} cores (${cpu}), ${Math.round(os.totalmem() / 2 ** 30)} GiB,
+Linux ${os.release()}, Node ${process.version}. Every figure below comes from one run of
+\`bash scripts/dev.sh bench\`, which regenerates this page; the programs run each contender in
+the same process run, so the ratios compare like with like. Loopback only, or a network
+namespace the benchmark creates.
+`
+writeFileSync(path.join(root, "docs", "benchmarks.md"), `${header}\n${sections.join("\n")}`)
+console.error("bench: wrote docs/benchmarks.md")
