@@ -1,0 +1,67 @@
+/**
+ * The core's `Transport` over `node:net` and `node:dgram`: the raw socket moves, with no state
+ * of their own. The state machine (EALREADY, EISCONN, reuse after failure, deadlines, abort
+ * signals) is core's `SocketHandle`, run over this transport by `Network.make`; applications use
+ * `NodeNetwork.layer` and never need this module.
+ *
+ * | socket type | address | Node |
+ * |---|---|---|
+ * | `stream` | inet (v4, v6 with scope id) | `net.Socket`, with `localAddress` / `localPort`, `noDelay`, `keepAlive` |
+ * | `stream` | unix path, unix abstract (`"\0name"`) | `net.Socket` with `path` |
+ * | `datagram` | inet | `dgram` `udp4` / `udp6`, `connect` / `disconnect` |
+ * | `datagram` | unix | `Unsupported`: Node has no unix datagram sockets |
+ * | `seqpacket` | any | `Unsupported`: Node has no SOCK_SEQPACKET |
+ *
+ * Errors are Node's, read by `code` through core's `SystemError.fromUnknown`: a taken
+ * `localPort` is EADDRINUSE from `bind`, an ICMP port-unreachable on a connected UDP socket is
+ * ECONNREFUSED from `recv` (or `send`). Every failed or interrupted attempt completes only
+ * after its socket has closed, and leaves an 'error' listener behind, so no late event can
+ * crash the process.
+ *
+ * @since 0.1.0
+ */
+import { DialError, type Transport } from "@dial/core"
+import * as Effect from "effect/Effect"
+import { openDatagram } from "./internal/datagram.ts"
+import { connectStream } from "./internal/stream.ts"
+
+/**
+ * The platform name in `Unsupported` errors and `Network.platform`.
+ *
+ * @example
+ * ```ts
+ * import { NodeTransport } from "@dial/node"
+ *
+ * NodeTransport.platform // "node"
+ * ```
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const platform = "node"
+
+const seqpacket = Effect.fail(DialError.unsupported("seqpacket sockets", platform))
+const unixDatagram = Effect.fail(DialError.unsupported("unix datagram sockets", platform))
+
+/**
+ * The transport over `node:net` and `node:dgram`. Stateless: one value serves any number of
+ * handles.
+ *
+ * @example
+ * ```ts
+ * import { Network } from "@dial/core"
+ * import { NodeTransport } from "@dial/node"
+ * import { Layer } from "effect"
+ *
+ * const layer = Layer.succeed(Network.Network)(Network.make(NodeTransport.make()))
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const make = (): Transport.Transport => ({
+  platform,
+  connectStream: ({ type, address, options }) => (type === "seqpacket" ? seqpacket : connectStream(address, options)),
+  openDatagram: ({ address, options }) =>
+    address._tag === "Inet" ? openDatagram(address.family, options) : unixDatagram
+})

@@ -1,0 +1,203 @@
+/**
+ * Datagram endpoints over `node:dgram` (UDP over IPv4 and IPv6).
+ *
+ * Node reports a connected UDP socket's asynchronous errors (the kernel's ICMP port-unreachable
+ * becomes ECONNREFUSED from `recvmsg`) as 'error' events. The kernel keeps one pending error
+ * per socket and reports it on the next call; so does this endpoint: the error goes to a
+ * waiting `receive`, or is held for the next one. Datagrams that arrive with nobody receiving
+ * are queued, up to a bound, and dropped beyond it, as a full socket buffer would drop them.
+ */
+import { ConnectError, SockAddr, type Transport } from "@dial/core"
+import * as Effect from "effect/Effect"
+import * as Result from "effect/Result"
+import * as Dgram from "node:dgram"
+import { hostOf, localOf } from "./address.ts"
+import { toConnectError } from "./errors.ts"
+
+/** Datagrams held for `receive` at most; more are dropped, like a full receive buffer's. */
+const maxQueued = 1024
+
+type Resume<A> = (effect: Effect.Effect<A, ConnectError.ConnectError>) => void
+
+/** Opens a UDP socket of the address's family, bound to `local` when given. */
+export const openDatagram = (
+  family: "IPv4" | "IPv6",
+  options: Transport.SocketOptions
+): Effect.Effect<Transport.DatagramEndpoint, ConnectError.ConnectError> =>
+  Effect.suspend(() => {
+    const endpoint = makeEndpoint(Dgram.createSocket(family === "IPv4" ? "udp4" : "udp6"), options)
+    return options.local === undefined ? Effect.succeed(endpoint) : endpoint.bind(options.local)
+  })
+
+interface Endpoint extends Transport.DatagramEndpoint {
+  readonly bind: (local: SockAddr.Inet) => Effect.Effect<Transport.DatagramEndpoint, ConnectError.ConnectError>
+}
+
+const makeEndpoint = (socket: Dgram.Socket, options: Transport.SocketOptions): Endpoint => {
+  // What the socket is doing now, for the 'error' listener to route its errors.
+  let settle: ((error: unknown) => void) | undefined
+  let peer: SockAddr.Inet | undefined
+  let pendingError: ConnectError.ConnectError | undefined
+  const queue: Array<Uint8Array> = []
+  const receivers: Array<Resume<Uint8Array>> = []
+  let closing = false
+  let released = false
+
+  const context = (syscall: ConnectError.Syscall) => ({ syscall, address: peer, localAddress: options.local })
+
+  socket.on("message", (message: Uint8Array) => {
+    const receiver = receivers.shift()
+    if (receiver !== undefined) receiver(Effect.succeed(message))
+    else if (queue.length < maxQueued) queue.push(message)
+  })
+  socket.on("error", (error) => {
+    if (settle !== undefined) return settle(error)
+    if (closing) return
+    const failure = toConnectError(error, context("recv"))
+    const receiver = receivers.shift()
+    if (receiver !== undefined) receiver(Effect.fail(failure))
+    else pendingError = failure
+  })
+  socket.once("close", () => {
+    released = true
+  })
+
+  const forget = () => {
+    queue.length = 0
+    pendingError = undefined
+  }
+
+  const bind = (local: SockAddr.Inet) =>
+    Effect.callback<Transport.DatagramEndpoint, ConnectError.ConnectError>((resume) => {
+      const fail = (error: unknown) => {
+        settle = undefined
+        resume(Effect.andThen(close, Effect.fail(toConnectError(error, { syscall: "bind", localAddress: local }))))
+      }
+      settle = fail
+      try {
+        socket.bind({ address: hostOf(local), port: local.port, exclusive: true }, () => {
+          if (settle !== fail) return
+          settle = undefined
+          resume(Effect.succeed(endpoint))
+        })
+      } catch (error) {
+        fail(error)
+        return
+      }
+      return Effect.suspend(() => {
+        settle = undefined
+        return close
+      })
+    })
+
+  const connect = (address: SockAddr.Inet) =>
+    Effect.callback<{ readonly local: SockAddr.SockAddr; readonly peer: SockAddr.SockAddr }, ConnectError.ConnectError>(
+      (resume) => {
+        if (address.port === 0) {
+          // Linux accepts it and stays unassociated; node:dgram throws ERR_SOCKET_BAD_PORT.
+          return resume(
+            Effect.fail(
+              ConnectError.make("EINVAL", {
+                address,
+                localAddress: options.local,
+                cause: new RangeError("node:dgram cannot connect to port 0")
+              })
+            )
+          )
+        }
+        forget()
+        const fail = (error: unknown) => {
+          settle = undefined
+          resume(Effect.fail(toConnectError(error, { address, localAddress: options.local })))
+        }
+        settle = fail
+        try {
+          socket.connect(address.port, hostOf(address), (error?: Error) => {
+            if (settle !== fail) return
+            if (error) return fail(error)
+            settle = undefined
+            peer = address
+            const bound = socket.address()
+            resume(Effect.succeed({ local: localOf(bound.address, bound.port, address), peer: address }))
+          })
+        } catch (error) {
+          fail(error)
+          return
+        }
+        // Node cannot cancel a dgram connect; the state machine closes this endpoint after an
+        // interrupted attempt, which stops it.
+        return Effect.sync(() => {
+          if (settle === fail) settle = undefined
+        })
+      }
+    )
+
+  const disconnect = Effect.suspend(() => {
+    forget()
+    const previous = peer
+    peer = undefined
+    try {
+      socket.disconnect()
+      return Effect.void
+    } catch (error) {
+      return Effect.fail(toConnectError(error, { address: previous, localAddress: options.local }))
+    }
+  })
+
+  const send = (data: Uint8Array) =>
+    Effect.callback<void, ConnectError.ConnectError>((resume) => {
+      const sendContext = context("send")
+      try {
+        socket.send(data, (error) => {
+          resume(error ? Effect.fail(toConnectError(error, sendContext)) : Effect.void)
+        })
+      } catch (error) {
+        resume(Effect.fail(toConnectError(error, sendContext)))
+      }
+    })
+
+  const receive = Effect.callback<Uint8Array, ConnectError.ConnectError>((resume) => {
+    if (pendingError !== undefined) {
+      const error = pendingError
+      pendingError = undefined
+      return resume(Effect.fail(error))
+    }
+    const message = queue.shift()
+    if (message !== undefined) return resume(Effect.succeed(message))
+    if (closing) return resume(Effect.fail(ConnectError.make("EBADF", context("recv"))))
+    receivers.push(resume)
+    return Effect.sync(() => {
+      const index = receivers.indexOf(resume)
+      if (index !== -1) receivers.splice(index, 1)
+    })
+  })
+
+  const localAddress = Effect.sync((): SockAddr.SockAddr | undefined => {
+    if (closing) return undefined
+    try {
+      const bound = socket.address()
+      const parsed = SockAddr.inet(bound.address, bound.port)
+      return Result.isSuccess(parsed) ? parsed.success : undefined
+    } catch {
+      // Not bound yet: Node throws ERR_SOCKET_DGRAM_NOT_RUNNING.
+      return undefined
+    }
+  })
+
+  const close: Effect.Effect<void> = Effect.callback<void>((resume) => {
+    if (released) return resume(Effect.void)
+    socket.once("close", () => resume(Effect.void))
+    if (closing) return
+    closing = true
+    settle = undefined
+    // The 'error' listener stays, swallowing: a late error of a closed socket must not crash
+    // the process.
+    const failure = ConnectError.make("EBADF", context("recv"))
+    for (const receiver of receivers.splice(0)) receiver(Effect.fail(failure))
+    forget()
+    socket.close()
+  })
+
+  const endpoint: Endpoint = { bind, connect, disconnect, send, receive, localAddress, close }
+  return endpoint
+}

@@ -1,0 +1,187 @@
+/**
+ * Stream connections over `node:net`: one fresh `net.Socket` per attempt.
+ *
+ * Every path out of an attempt ends with the kernel socket closed ('close' emitted, libuv handle
+ * released) before the effect completes, so "the scope closed" and "the handle is gone" are the
+ * same moment: no polling, no leak to wait for. The one 'error' listener stays attached for the
+ * socket's whole life; after the attempt it swallows, so no late event can crash the process
+ * (an `effect/socket` reader sees errors through its own listener).
+ */
+import type { ConnectError, SockAddr, Transport } from "@dial/core"
+import * as NodeSocket from "@effect/platform-node/NodeSocket"
+import * as Effect from "effect/Effect"
+import * as Socket from "effect/socket/Socket"
+import * as Net from "node:net"
+import { hostOf, localOf, pathOf } from "./address.ts"
+import { toConnectError } from "./errors.ts"
+
+type Address = SockAddr.Inet | SockAddr.UnixPath | SockAddr.UnixAbstract
+
+// Node sets `socket.closed` before libuv has released the handle; 'close' comes after the
+// release. This mark, set by the first 'close' listener, is what "closed" means here.
+const released = Symbol.for("@dial/node/released")
+
+interface Tracked extends Net.Socket {
+  [released]?: true
+}
+
+function markReleased(this: Tracked) {
+  this[released] = true
+}
+
+/** Resumes once the socket has emitted 'close', destroying it first if needed. */
+const closeSocket = (socket: Tracked): Effect.Effect<void> =>
+  Effect.callback<void>((resume) => {
+    if (socket[released]) return resume(Effect.void)
+    socket.once("close", () => resume(Effect.void))
+    socket.destroy()
+  })
+
+const connectOptions = (address: Address, options: Transport.SocketOptions): Net.NetConnectOpts => {
+  if (address._tag !== "Inet") return { path: pathOf(address) }
+  const local = options.local
+  if (local === undefined) return { host: hostOf(address), port: address.port }
+  return local.port === 0
+    ? { host: hostOf(address), port: address.port, localAddress: hostOf(local) }
+    : { host: hostOf(address), port: address.port, localAddress: hostOf(local), localPort: local.port }
+}
+
+const socketOptions = (address: Address, options: Transport.SocketOptions): Net.SocketConstructorOpts | undefined => {
+  // TCP_NODELAY and SO_KEEPALIVE mean nothing on a unix socket (Node would try and fail quietly).
+  if (address._tag !== "Inet" || (options.noDelay !== true && options.keepAlive !== true)) return undefined
+  return {
+    noDelay: options.noDelay === true,
+    keepAlive: options.keepAlive === true,
+    ...(options.keepAliveInitialDelayMillis === undefined
+      ? {}
+      : { keepAliveInitialDelay: options.keepAliveInitialDelayMillis })
+  }
+}
+
+const writeError = (cause: unknown) => new Socket.SocketError({ reason: new Socket.SocketWriteError({ cause }) })
+
+/** Waits for 'drain' after a write that filled the buffer; fails if the socket closes first. */
+const drained = (socket: Net.Socket): Effect.Effect<void, Socket.SocketError> =>
+  Effect.callback((resume) => {
+    const onDrain = () => {
+      socket.off("close", onClose)
+      resume(Effect.void)
+    }
+    const onClose = () => {
+      socket.off("drain", onDrain)
+      resume(Effect.fail(writeError(new Error("socket closed before its buffer drained"))))
+    }
+    socket.once("drain", onDrain)
+    socket.once("close", onClose)
+    return Effect.sync(() => {
+      socket.off("drain", onDrain)
+      socket.off("close", onClose)
+    })
+  })
+
+const write = (
+  socket: Net.Socket,
+  chunk: Uint8Array | string | Socket.CloseEvent
+): Effect.Effect<void, Socket.SocketError> =>
+  Effect.suspend(() => {
+    if (Socket.isCloseEvent(chunk)) {
+      socket.end()
+      return Effect.void
+    }
+    if (!socket.writable) return Effect.fail(writeError(new Error("socket is not writable")))
+    return socket.write(chunk) ? Effect.void : drained(socket)
+  })
+
+/**
+ * The connection as an `effect/socket` `Socket`. The reader is `NodeSocket.fromDuplex`'s,
+ * built on first use (a connection only opened and closed never pays for it). The writer is
+ * this module's own: `fromDuplex`'s writer waits for its reader to open the connection, but
+ * a handle's connection is already open, so a write must go out even before anyone reads
+ * (send a request, then read the answer). Backpressure is `write()`'s return value and one
+ * 'drain'; releasing the writer scope half-closes (`end()`), as `fromDuplex`'s does.
+ */
+const effectSocket = (socket: Net.Socket): Socket.Socket => {
+  let adapted: Socket.Socket | undefined
+  const writer: Socket.Writer = {
+    write: (chunk) => write(socket, chunk),
+    writeAll: (chunks) =>
+      Effect.suspend(() => {
+        socket.cork()
+        let full = false
+        for (const chunk of chunks) {
+          if (!socket.writable) break
+          full = !socket.write(chunk) || full
+        }
+        socket.uncork()
+        if (!socket.writable) return Effect.fail(writeError(new Error("socket is not writable")))
+        return full ? drained(socket) : Effect.void
+      })
+  }
+  const adapt = Effect.suspend(() =>
+    adapted === undefined
+      ? Effect.map(NodeSocket.fromDuplex(Effect.succeed(socket)), (made) => (adapted ??= made))
+      : Effect.succeed(adapted)
+  )
+  return Socket.make({
+    reader: Effect.flatMap(adapt, (adapter) => adapter.reader),
+    writer: Effect.as(
+      Effect.addFinalizer(() => Effect.sync(() => socket.end())),
+      writer
+    )
+  })
+}
+
+const connection = (socket: Net.Socket, address: Address): Transport.StreamConnection => ({
+  local: localOf(socket.localAddress, socket.localPort, address),
+  // We connected to this very IP literal and port (or path): the requested address *is* the
+  // peer, scope id included, which `remoteAddress` would drop. A unix server has no name Node
+  // could report anyway.
+  peer: address,
+  socket: effectSocket(socket),
+  close: closeSocket(socket)
+})
+
+/**
+ * Opens a fresh socket and connects it. Fails after the failed socket has closed; interruption
+ * destroys the socket and completes once it has closed.
+ */
+export const connectStream = (
+  address: Address,
+  options: Transport.SocketOptions
+): Effect.Effect<Transport.StreamConnection, ConnectError.ConnectError> =>
+  Effect.callback((resume) => {
+    const socket: Tracked = new Net.Socket(socketOptions(address, options))
+    socket.on("close", markReleased)
+    let pending = true
+    const onConnect = () => {
+      pending = false
+      resume(Effect.succeed(connection(socket, address)))
+    }
+    // Attached once, never removed: while the attempt is pending it fails it; afterwards it
+    // swallows, so that an error after interruption or after the connect cannot crash anything.
+    socket.on("error", (error) => {
+      if (!pending) return
+      pending = false
+      socket.removeListener("connect", onConnect)
+      const failure = toConnectError(error, { address, localAddress: options.local })
+      // Node destroys a socket whose connect failed; report once its handle is released.
+      if (socket[released]) resume(Effect.fail(failure))
+      else socket.once("close", () => resume(Effect.fail(failure)))
+    })
+    socket.once("connect", onConnect)
+    try {
+      socket.connect(connectOptions(address, options))
+    } catch (error) {
+      // Node validates arguments synchronously; every input here was validated already, but a
+      // throw must still become a typed error and leave nothing open.
+      pending = false
+      socket.removeListener("connect", onConnect)
+      const failure = toConnectError(error, { address, localAddress: options.local })
+      return resume(Effect.andThen(closeSocket(socket), Effect.fail(failure)))
+    }
+    return Effect.suspend(() => {
+      pending = false
+      socket.removeListener("connect", onConnect)
+      return closeSocket(socket)
+    })
+  })

@@ -1,0 +1,92 @@
+/**
+ * The conformance suite against the real kernel: the same cases `@dial/testkit` runs against
+ * TestNetwork, here over `node:net` and `node:dgram` on loopback and unix sockets.
+ */
+import { SockAddr } from "@dial/core"
+import { NodeNetwork } from "@dial/node"
+import * as Conformance from "@dial/testkit/Conformance"
+import { Result } from "effect"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import { randomUUID } from "node:crypto"
+import * as Dgram from "node:dgram"
+import * as Path from "node:path"
+import { execFileSync } from "node:child_process"
+import { closedTcpPort, closedUdpPort, hangingTcpPort, inet, tcpServer, tempDir, unixServer } from "./helpers/kernel.ts"
+
+const hasPython = (() => {
+  try {
+    execFileSync("python3", ["--version"], { stdio: "ignore" })
+    return true
+  } catch {
+    return false
+  }
+})()
+
+const hostOf = (kind: "inet4" | "inet6" | "IPv4" | "IPv6") =>
+  kind === "inet4" || kind === "IPv4" ? "127.0.0.1" : "::1"
+
+const unixPath = (path: string) => Result.getOrThrow(SockAddr.unixPath(path))
+const abstractName = () => Result.getOrThrow(SockAddr.unixAbstract(`dial-conformance-${randomUUID()}`))
+
+/** A UDP server that sends every datagram back unchanged. */
+const udpEcho = (family: "IPv4" | "IPv6"): Effect.Effect<SockAddr.Inet, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.callback<Dgram.Socket>((resume) => {
+      const socket = Dgram.createSocket(family === "IPv4" ? "udp4" : "udp6")
+      socket.on("message", (message, from) => socket.send(message, from.port, from.address))
+      socket.bind(0, hostOf(family), () => resume(Effect.succeed(socket)))
+    }),
+    (socket) => Effect.callback<void>((resume) => void socket.close(() => resume(Effect.void)))
+  ).pipe(Effect.map((socket) => inet(hostOf(family), socket.address().port)))
+
+const fixture: Conformance.Fixture<never> = {
+  listen: (kind) => {
+    switch (kind) {
+      case "inet4":
+      case "inet6":
+        return Effect.map(tcpServer(hostOf(kind), "echo"), (server) => inet(hostOf(kind), server.port))
+      case "unix":
+        return Effect.gen(function* () {
+          const path = Path.join(yield* tempDir, "echo.sock")
+          yield* unixServer(path)
+          return unixPath(path)
+        })
+      case "abstract":
+        return Effect.gen(function* () {
+          const address = abstractName()
+          yield* unixServer(`\0${address.name}`)
+          return address
+        })
+    }
+  },
+  closedAddress: (kind) => {
+    switch (kind) {
+      case "inet4":
+      case "inet6":
+        return Effect.map(closedTcpPort(hostOf(kind)), (port) => inet(hostOf(kind), port))
+      case "unix":
+        return Effect.map(tempDir, (dir) => unixPath(Path.join(dir, "nobody.sock")))
+      case "abstract":
+        return Effect.succeed(abstractName())
+    }
+  },
+  udpEcho,
+  udpClosed: (family) => Effect.map(closedUdpPort(hostOf(family)), (port) => inet(hostOf(family), port)),
+  listenAt: (address) => {
+    switch (address._tag) {
+      case "Inet":
+        return Effect.asVoid(tcpServer(address.family === "IPv4" ? "127.0.0.1" : "::1", "echo", address.port))
+      case "UnixPath":
+        return Effect.asVoid(unixServer(address.path))
+      case "UnixAbstract":
+        return Effect.asVoid(unixServer(`\0${address.name}`))
+      case "Unspec":
+        return Effect.die(new Error("cannot listen on unspec"))
+    }
+  },
+  // A full accept queue that never drains: the kernel drops the SYN and connect hangs.
+  hanging: hasPython ? Effect.map(Effect.orDie(hangingTcpPort), (port) => inet("127.0.0.1", port)) : undefined
+}
+
+Conformance.suite("NodeNetwork (real kernel)", { layer: NodeNetwork.layer, fixture, kernel: true })

@@ -1,0 +1,138 @@
+/**
+ * The transport's own contract (what `Network.make` relies on), tested below the handle:
+ * a fresh socket per attempt, close idempotent and complete only once the handle is released,
+ * interruption leaves nothing, no late error reaches the process, datagram endpoints queue and
+ * close safely.
+ */
+import { SockAddr, type Transport } from "@dial/core"
+import { NodeTransport } from "@dial/node"
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import type * as Net from "node:net"
+import {
+  hangingTcpPort,
+  inet,
+  kernelTest,
+  python,
+  resourcesSettle,
+  socketResources,
+  stableResources,
+  tcpServer,
+  udpEcho,
+  uncaughtErrors
+} from "./helpers/kernel.ts"
+
+const transport = NodeTransport.make()
+
+const stream = (address: SockAddr.Inet, options: Transport.SocketOptions = {}) =>
+  transport.connectStream({ type: "stream", address, options })
+
+describe("NodeTransport", () => {
+  it("is the node platform", () => {
+    expect(transport.platform).toBe("node")
+  })
+
+  it.live("connectStream opens a fresh socket on every call; close waits for its release", () =>
+    Effect.gen(function* () {
+      const server = yield* tcpServer("127.0.0.1")
+      const baseline = yield* stableResources
+      const first = yield* stream(inet("127.0.0.1", server.port))
+      const second = yield* stream(inet("127.0.0.1", server.port))
+      expect(SockAddr.format(first.local)).not.toBe(SockAddr.format(second.local))
+      expect(socketResources().TCPSocketWrap).toBe((baseline.TCPSocketWrap ?? 0) + 2 + server.sockets.size)
+      yield* first.close
+      yield* first.close
+      yield* second.close
+      // Our two sockets are released when close completes; the server's side closes on its own.
+      const ours = socketResources().TCPSocketWrap ?? 0
+      expect(ours).toBe((baseline.TCPSocketWrap ?? 0) + server.sockets.size)
+    })
+  )
+
+  kernelTest("interrupting connectStream completes once the socket is released", [python], () =>
+    Effect.gen(function* () {
+      const port = yield* hangingTcpPort
+      const baseline = yield* stableResources
+      const attempt = yield* Effect.forkChild(stream(inet("127.0.0.1", port)), { startImmediately: true })
+      yield* Effect.yieldNow
+      expect(socketResources()).not.toEqual(baseline)
+      yield* Fiber.interrupt(attempt)
+      expect(Exit.hasInterrupts(yield* Fiber.await(attempt))).toBe(true)
+      expect(socketResources()).toEqual(baseline)
+    })
+  )
+
+  it.live("seqpacket is Unsupported before anything is opened", () =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(
+        transport.connectStream({ type: "seqpacket", address: inet("127.0.0.1", 1), options: {} })
+      )
+      expect(error._tag).toBe("Unsupported")
+    })
+  )
+
+  it.live("a reset after the connect, with nobody reading, does not reach the process", () =>
+    Effect.gen(function* () {
+      const uncaught = yield* uncaughtErrors
+      const server = yield* tcpServer("127.0.0.1")
+      const baseline = yield* stableResources
+      const connection = yield* stream(inet("127.0.0.1", server.port))
+      // Wait for the accept, then reset from the server side.
+      const accepted = yield* Effect.callback<Net.Socket>((resume) => {
+        const [socket] = server.sockets
+        if (socket !== undefined) return resume(Effect.succeed(socket))
+        server.server.once("connection", (socket) => resume(Effect.succeed(socket)))
+      })
+      accepted.resetAndDestroy()
+      // Node reads the reset (ECONNRESET, an 'error' event) and destroys our socket: once both
+      // handles are gone, the error has been emitted, into the listener the transport left.
+      expect(yield* resourcesSettle(baseline, 200)).toEqual(baseline)
+      expect(uncaught).toEqual([])
+      yield* connection.close
+    })
+  )
+})
+
+describe("datagram endpoints", () => {
+  it.live("close is idempotent and safe on a socket that was never bound", () =>
+    Effect.gen(function* () {
+      const baseline = yield* stableResources
+      const endpoint = yield* transport.openDatagram({ address: inet("127.0.0.1", 9), options: {} })
+      expect(yield* endpoint.localAddress).toBeUndefined()
+      yield* endpoint.close
+      yield* endpoint.close
+      expect(yield* endpoint.localAddress).toBeUndefined()
+      expect(yield* resourcesSettle(baseline)).toEqual(baseline)
+    })
+  )
+
+  it.live("datagrams that arrive before receive is called are queued, in order", () =>
+    Effect.gen(function* () {
+      const echo = yield* udpEcho("E:")
+      const endpoint = yield* transport.openDatagram({ address: inet("127.0.0.1", echo.port), options: {} })
+      yield* endpoint.connect(inet("127.0.0.1", echo.port))
+      yield* endpoint.send(new TextEncoder().encode("1"))
+      yield* endpoint.send(new TextEncoder().encode("2"))
+      yield* echo.waitFor("2")
+      const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes)
+      expect([decode(yield* endpoint.receive), decode(yield* endpoint.receive)]).toEqual(["E:1", "E:2"])
+      // Dissolving the association forgets what the old peer sent.
+      yield* endpoint.send(new TextEncoder().encode("3"))
+      yield* echo.waitFor("3")
+      yield* endpoint.disconnect
+      expect(yield* endpoint.localAddress).toBeDefined()
+      yield* endpoint.close
+    })
+  )
+
+  it.live("a unix address is Unsupported", () =>
+    Effect.gen(function* () {
+      const path = SockAddr.unixPath("/tmp/dial-unix-datagram.sock")
+      if (path._tag === "Failure") return yield* Effect.die(path.failure)
+      const error = yield* Effect.flip(transport.openDatagram({ address: path.success, options: {} }))
+      expect(error._tag === "Unsupported" && error.operation).toBe("unix datagram sockets")
+    })
+  )
+})
