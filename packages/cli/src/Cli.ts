@@ -54,6 +54,18 @@ const hostsFlag = Flag.String("hosts").pipe(
   Flag.optional
 )
 
+/** The flags of every command that connects. */
+const connectFlags = {
+  timeout: timeoutFlag,
+  local: Flag.String("local").pipe(
+    Flag.withDescription("Bind to this local address first (e.g. 127.0.0.1:0)"),
+    Flag.optional
+  ),
+  type: Flag.Literals("type", ["stream", "datagram"]).pipe(Flag.withDefault("stream" as const)),
+  json: jsonFlag,
+  hosts: hostsFlag
+}
+
 /** `30s`, `500ms`, `2m` or any Effect duration (`"30 seconds"`). */
 const parseDuration = (text: string): Duration.Duration | undefined => {
   const short = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text.trim())
@@ -100,14 +112,7 @@ const probe = Command.make(
     target: Argument.String("target").pipe(
       Argument.withDescription("127.0.0.1:80, [::1]:80, host:port, unix:/path, unix:@name")
     ),
-    timeout: timeoutFlag,
-    local: Flag.String("local").pipe(
-      Flag.withDescription("Bind to this local address first (e.g. 127.0.0.1:0)"),
-      Flag.optional
-    ),
-    type: Flag.Literals("type", ["stream", "datagram"]).pipe(Flag.withDefault("stream" as const)),
-    json: jsonFlag,
-    hosts: hostsFlag
+    ...connectFlags
   },
   (config) =>
     Effect.gen(function* () {
@@ -133,11 +138,7 @@ const wait = Command.make(
   "wait",
   {
     targets: Argument.String("target").pipe(Argument.variadic({ min: 1 })),
-    timeout: timeoutFlag,
-    local: Flag.String("local").pipe(Flag.withDescription("Bind to this local address first"), Flag.optional),
-    type: Flag.Literals("type", ["stream", "datagram"]).pipe(Flag.withDefault("stream" as const)),
-    json: jsonFlag,
-    hosts: hostsFlag
+    ...connectFlags
   },
   (config) =>
     Effect.gen(function* () {

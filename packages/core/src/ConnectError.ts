@@ -681,30 +681,7 @@ export const isConnectError = (u: unknown): u is ConnectError =>
  * @category schemas
  * @since 0.1.0
  */
-export const schema = Schema.Union([
-  EACCES,
-  EPERM,
-  EADDRINUSE,
-  EADDRNOTAVAIL,
-  EAFNOSUPPORT,
-  EAGAIN,
-  EALREADY,
-  EBADF,
-  ECONNREFUSED,
-  EFAULT,
-  EINPROGRESS,
-  EINTR,
-  EISCONN,
-  ENETUNREACH,
-  ENOTSOCK,
-  EPROTOTYPE,
-  ETIMEDOUT,
-  ENOENT,
-  ECONNRESET,
-  ECONNABORTED,
-  EHOSTUNREACH,
-  ENETDOWN,
-  EINVAL,
-  ENOTCONN,
+export const schema: Schema.Union<ReadonlyArray<(typeof classes)[Errno.Name] | typeof UnknownErrno>> = Schema.Union([
+  ...Object.values(classes),
   UnknownErrno
 ])

@@ -501,15 +501,20 @@ export const schema: Schema.declare<SockAddr> = Schema.declare(isSockAddr, {
   expected: "a SockAddr"
 })
 
-const stringTransformation = SchemaTransformation.transformEffect<SockAddr, string>({
-  decode: (s, options) => {
-    const parsed = fromString(s)
-    return Result.isSuccess(parsed)
-      ? Effect.succeed(parsed.success)
-      : Effect.fail(new SchemaIssue.InvalidValue({ message: parsed.failure.reason }, s, options))
-  },
-  encode: (a) => Effect.succeed(format(a))
-})
+/** A Schema transformation over one of this module's validating readers and its writer. */
+const transformation = <E>(
+  read: (encoded: E) => Result.Result<SockAddr, InvalidInput.InvalidInput>,
+  write: (address: SockAddr) => E
+) =>
+  SchemaTransformation.transformEffect<SockAddr, E>({
+    decode: (encoded, options) => {
+      const decoded = read(encoded)
+      return Result.isSuccess(decoded)
+        ? Effect.succeed(decoded.success)
+        : Effect.fail(new SchemaIssue.InvalidValue({ message: decoded.failure.reason }, encoded, options))
+    },
+    encode: (address) => Effect.succeed(write(address))
+  })
 
 /**
  * A Schema from the string form to `SockAddr`.
@@ -527,7 +532,7 @@ const stringTransformation = SchemaTransformation.transformEffect<SockAddr, stri
  * @since 0.1.0
  */
 export const FromString: Schema.decodeTo<Schema.declare<SockAddr>, Schema.String> = Schema.String.pipe(
-  Schema.decodeTo(schema, stringTransformation)
+  Schema.decodeTo(schema, transformation(fromString, format))
 )
 
 /**
@@ -632,18 +637,7 @@ export const fromJson = (json: Json): Result.Result<SockAddr, InvalidInput.Inval
  * @since 0.1.0
  */
 export const FromJson: Schema.decodeTo<Schema.declare<SockAddr>, typeof JsonSchema> = JsonSchema.pipe(
-  Schema.decodeTo(
-    schema,
-    SchemaTransformation.transformEffect<SockAddr, Json>({
-      decode: (json, options) => {
-        const decoded = fromJson(json)
-        return Result.isSuccess(decoded)
-          ? Effect.succeed(decoded.success)
-          : Effect.fail(new SchemaIssue.InvalidValue({ message: decoded.failure.reason }, json, options))
-      },
-      encode: (a) => Effect.succeed(toJson(a))
-    })
-  )
+  Schema.decodeTo(schema, transformation(fromJson, toJson))
 )
 
 // ---------------------------------------------------------------------------
