@@ -15,6 +15,10 @@ const programs: ReadonlyArray<{
   readonly args?: ReadonlyArray<string>
 }> = [
   { title: "Connect throughput on loopback (issue 3)", file: "packages/node/bench/connect.ts" },
+  {
+    title: "Handles and memory after 10,000 failures and 10,000 interruptions (issue 3)",
+    file: "packages/node/bench/resources.ts"
+  },
   { title: "Fake connects per second (issue 4)", file: "packages/testkit/bench/fake-connects.ts" },
   {
     title: "Happy Eyeballs: time to connect with IPv6 blackholed (issue 5)",
