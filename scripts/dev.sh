@@ -28,8 +28,18 @@ fi
 if ! node_ok || ! command -v pnpm >/dev/null 2>&1 || [ "$(pnpm --version 2>/dev/null)" != "$pnpm_version" ]; then
   echo "dev: bringing node@$node_version and pnpm@$pnpm_version into .toolchain/ from the npm registry" >&2
   mkdir -p "$toolchain"
-  npm install --prefix "$toolchain" --no-save --no-package-lock \
-    "node@$node_version" "pnpm@$pnpm_version" >&2
+  # The registry is reached through the network as it is: a fetch can fail now and then
+  # (seen here: TLS errors on single requests). npm retries each fetch; the loop retries the
+  # whole install, so one bad request does not fail the task.
+  for attempt in 1 2 3; do
+    if npm install --prefix "$toolchain" --no-save --no-package-lock \
+      --fetch-retries=5 --fetch-retry-mintimeout=1000 --fetch-retry-maxtimeout=10000 \
+      "node@$node_version" "pnpm@$pnpm_version" >&2; then
+      break
+    fi
+    [ "$attempt" = 3 ] && { echo "dev: could not install the toolchain from the npm registry" >&2; exit 1; }
+    echo "dev: toolchain install failed (attempt $attempt), retrying" >&2
+  done
   export PATH="$toolchain/node_modules/.bin:$PATH"
 fi
 node_ok || { echo "dev: node >= 22.12 is required, found $(node --version)" >&2; exit 1; }
@@ -37,7 +47,11 @@ node_ok || { echo "dev: node >= 22.12 is required, found $(node --version)" >&2;
 # Install only when the lockfile changed since the last install.
 stamp=node_modules/.dial-install-stamp
 if [ ! -f "$stamp" ] || [ pnpm-lock.yaml -nt "$stamp" ] || [ package.json -nt "$stamp" ]; then
-  pnpm install --frozen-lockfile --reporter=append-only >&2
+  for attempt in 1 2 3; do
+    if pnpm install --frozen-lockfile --reporter=append-only >&2; then break; fi
+    [ "$attempt" = 3 ] && { echo "dev: pnpm install failed" >&2; exit 1; }
+    echo "dev: pnpm install failed (attempt $attempt), retrying" >&2
+  done
   touch "$stamp"
 fi
 
