@@ -28,13 +28,16 @@ fi
 if ! node_ok || ! command -v pnpm >/dev/null 2>&1 || [ "$(pnpm --version 2>/dev/null)" != "$pnpm_version" ]; then
   echo "dev: bringing node@$node_version and pnpm@$pnpm_version into .toolchain/ from the npm registry" >&2
   mkdir -p "$toolchain"
-  # The registry is reached through the network as it is: a fetch can fail now and then
-  # (seen here: TLS errors on single requests). npm retries each fetch; the loop retries the
-  # whole install, so one bad request does not fail the task.
+  # Install from inside .toolchain rather than with --prefix: --prefix also moves npm's
+  # *global* config file to <prefix>/etc/npmrc, dropping the machine's own settings (here,
+  # the cafile its registry's TLS needs).
+  [ -f "$toolchain/package.json" ] || echo '{ "private": true }' > "$toolchain/package.json"
+  # npm retries each fetch; the loop retries the whole install, so one bad request to the
+  # registry does not fail the task.
   for attempt in 1 2 3; do
-    if npm install --prefix "$toolchain" --no-save --no-package-lock \
+    if (cd "$toolchain" && npm install --no-save --no-package-lock \
       --fetch-retries=5 --fetch-retry-mintimeout=1000 --fetch-retry-maxtimeout=10000 \
-      "node@$node_version" "pnpm@$pnpm_version" >&2; then
+      "node@$node_version" "pnpm@$pnpm_version" >&2); then
       break
     fi
     [ "$attempt" = 3 ] && { echo "dev: could not install the toolchain from the npm registry" >&2; exit 1; }
