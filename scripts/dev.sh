@@ -10,6 +10,9 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
 node_version=24.21.0
+# pnpm is pinned here, not by package.json's "packageManager": with that field pnpm 12 also
+# records the pin in the lockfile, which it cannot do against a registry that does not list
+# the version's signatures, and a frozen install then fails.
 pnpm_version=12.21.0
 toolchain="$root/.toolchain"
 
