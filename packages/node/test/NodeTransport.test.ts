@@ -4,12 +4,15 @@
  * interruption leaves nothing, no late error reaches the process, datagram endpoints queue and
  * close safely.
  */
-import { SockAddr, type Transport } from "@dial/core"
+import { Network, SockAddr, type Transport } from "@dial/core"
 import { NodeTransport } from "@dial/node"
 import { describe, expect, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import * as Scope from "effect/Scope"
 import type * as Net from "node:net"
 import {
   hangingTcpPort,
@@ -134,5 +137,62 @@ describe("datagram endpoints", () => {
       const error = yield* Effect.flip(transport.openDatagram({ address: path.success, options: {} }))
       expect(error._tag === "Unsupported" && error.operation).toBe("unix datagram sockets")
     })
+  )
+})
+
+// Closing races found in review: each hung or leaked before its fix.
+describe("closing while busy", () => {
+  const closeWhileConnecting = (local: SockAddr.Inet | undefined) =>
+    Effect.gen(function* () {
+      const baseline = yield* stableResources
+      const scope = yield* Scope.make()
+      const network = Network.make(transport)
+      const handle = yield* Scope.provide(network.open("datagram", local === undefined ? {} : { local }), scope)
+      const fiber = yield* Effect.forkChild(handle.connect("127.0.0.1:9"))
+      yield* Effect.yieldNow
+      yield* Scope.close(scope, Exit.void)
+      const exit = yield* Fiber.await(fiber).pipe(Effect.timeout("5 seconds"))
+      expect(Exit.isFailure(exit) && Cause.findErrorOption(exit.cause)).toMatchObject(
+        Option.some({ _tag: "EBADF", errno: 9 })
+      )
+      expect(yield* resourcesSettle(baseline)).toEqual(baseline)
+    })
+
+  it.live("a datagram connect pending when the handle closes fails with EBADF", () => closeWhileConnecting(undefined))
+
+  it.live("a datagram handle closed while binding its local address leaks no socket", () =>
+    closeWhileConnecting(inet("127.0.0.1", 0))
+  )
+
+  const peerClosesFirst = (how: "end" | "reset", code: number) =>
+    Effect.gen(function* () {
+      const server = yield* tcpServer("127.0.0.1", "hold")
+      const network = Network.make(transport)
+      const handle = yield* Effect.flatMap(network.open("stream"), (h) =>
+        Effect.as(h.connect(inet("127.0.0.1", server.port)), h)
+      )
+      // The server closes and the client sees it before anyone reads.
+      yield* Effect.callback<void>((resume) => {
+        const poll = () => (server.sockets.size > 0 ? resume(Effect.void) : setTimeout(poll, 1))
+        poll()
+      })
+      for (const socket of server.sockets) how === "end" ? socket.end() : socket.resetAndDestroy()
+      const socket = yield* handle.socket
+      yield* Effect.callback<void>((resume) => {
+        const poll = () =>
+          socketResources()["TCPSocketWrap"] === undefined ? resume(Effect.void) : setTimeout(poll, 1)
+        poll()
+      }).pipe(Effect.timeout("5 seconds"))
+      const error = yield* Effect.flip(Effect.scoped(Effect.flatMap(socket.reader, (r) => r.pull))).pipe(
+        Effect.timeout("5 seconds")
+      )
+      expect(error.reason).toMatchObject({ _tag: "SocketCloseError", code })
+    }).pipe(Effect.scoped)
+
+  it.live("a peer that closed before the first read ends the reader (1000), not a hang", () =>
+    peerClosesFirst("end", 1000)
+  )
+  it.live("a peer that reset before the first read fails the reader (1006), not a hang", () =>
+    peerClosesFirst("reset", 1006)
   )
 })

@@ -145,7 +145,14 @@ export const make = <T extends Transport.SocketType>(
       return Effect.gen(function* () {
         if (endpoint !== undefined && wasConnected) yield* endpoint.disconnect
         if (endpoint === undefined) {
-          endpoint = yield* transport.openDatagram({ address, options })
+          const opened = yield* transport.openDatagram({ address, options })
+          // The handle may have closed while the socket opened (a local bind takes a turn of
+          // the event loop): nothing may outlive the handle.
+          if (state._tag === "Closed") {
+            yield* opened.close
+            return yield* ConnectError.make("EBADF", contextFor(address))
+          }
+          endpoint = opened
           endpointFamily = familyOf(address)
         }
         if (address._tag !== "Inet") {
@@ -192,29 +199,29 @@ export const make = <T extends Transport.SocketType>(
             orElse: () => Effect.fail(DialError.deadlineExceeded({ deadline, address, localAddress: local }))
           })
         }
+        // Every transition happens in onExit, which runs uninterruptibly: an interruption right
+        // after the attempt succeeded can never leave the handle stuck in Connecting.
         return effect.pipe(
           Effect.onExit((exit) => {
-            if (Exit.isSuccess(exit)) return Effect.void
-            // The attempt's socket is gone. A later connect starts afresh (connect(2), NOTES).
+            // Only close() moves the state while this fiber connects.
             const owned = state === connecting
+            if (Exit.isSuccess(exit)) {
+              if (!owned) return type === "datagram" ? Effect.void : dropStream // nothing may outlive the handle
+              state = { _tag: "Connected", local: exit.value.local, peer: exit.value.peer }
+              return Effect.void
+            }
+            // The attempt's socket is gone. A later connect starts afresh (connect(2), NOTES).
             if (owned) {
               const error = Cause.findErrorOption(exit.cause)
               state = Option.isSome(error) ? { _tag: "Failed", address, error: error.value } : idle
             }
             return type === "datagram" && owned ? dropEndpoint : dropStream
           }),
-          Effect.flatMap(({ local: localAddress, peer }) =>
-            Effect.suspend(() => {
-              if (state !== connecting) {
-                // The handle was closed while this fiber connected: nothing may outlive it.
-                return Effect.andThen(
-                  type === "datagram" ? Effect.void : dropStream,
-                  Effect.fail(ConnectError.make("EBADF", context))
-                )
-              }
-              state = { _tag: "Connected", local: localAddress, peer }
-              return Effect.void
-            })
+          Effect.flatMap(() =>
+            Effect.suspend(() =>
+              // The handle was closed while this fiber connected.
+              state._tag === "Closed" ? Effect.fail(ConnectError.make("EBADF", context)) : Effect.void
+            )
           )
         )
       })

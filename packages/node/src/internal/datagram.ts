@@ -189,7 +189,11 @@ const makeEndpoint = (socket: Dgram.Socket, options: Transport.SocketOptions): E
     socket.once("close", () => resume(Effect.void))
     if (closing) return
     closing = true
+    // A bind or connect in flight never hears back from a closed socket (Node drops the
+    // callback): fail it now, typed, instead of leaving its fiber waiting forever.
+    const pending = settle
     settle = undefined
+    pending?.(Object.assign(new Error("the socket was closed"), { code: "EBADF", errno: -9 }))
     // The 'error' listener stays, swallowing: a late error of a closed socket must not crash
     // the process.
     const failure = ConnectError.make("EBADF", context("recv"))

@@ -123,7 +123,18 @@ const effectSocket = (socket: Net.Socket): Socket.Socket => {
       : Effect.succeed(adapted)
   )
   return Socket.make({
-    reader: Effect.flatMap(adapt, (adapter) => adapter.reader),
+    // A peer that closed (FIN or reset) before anyone read has already destroyed the socket,
+    // and its 'end'/'close' events have passed: a reader attached now would wait forever.
+    // Report the close at once, as `fromDuplex` would have (1000 clean, 1006 after an error).
+    reader: Effect.suspend(() =>
+      socket.destroyed
+        ? Effect.fail(
+            new Socket.SocketError({
+              reason: new Socket.SocketCloseError({ code: socket.errored === null ? 1000 : 1006 })
+            })
+          )
+        : Effect.flatMap(adapt, (adapter) => adapter.reader)
+    ),
     writer: Effect.as(
       Effect.addFinalizer(() => Effect.sync(() => socket.end())),
       writer
