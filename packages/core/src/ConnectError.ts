@@ -14,6 +14,7 @@
 import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 import * as Errno from "./Errno.ts"
+import { stackless } from "./internal/stackless.ts"
 import * as SockAddr from "./SockAddr.ts"
 
 /**
@@ -576,9 +577,25 @@ const describe = (syscall: Syscall, code: string, context: Context, meaning: str
   return `${syscall} ${code}${where}${local}: ${meaning}`
 }
 
-const defined = <A extends object>(a: A): A => {
-  for (const key of Object.keys(a) as Array<keyof A>) if (a[key] === undefined) delete a[key]
-  return a
+// The optional fields are left out rather than set to undefined (the Schema would encode them
+// as present), and added one by one rather than deleted: a `delete` turns the object into a
+// slow dictionary.
+const fieldsOf = (
+  errno: number | undefined,
+  syscall: Syscall,
+  meaning: string,
+  message: string,
+  context: Context
+): Record<string, unknown> => {
+  const props: Record<string, unknown> = {}
+  if (errno !== undefined) props.errno = errno
+  props.syscall = syscall
+  if (context.address !== undefined) props.address = context.address
+  if (context.localAddress !== undefined) props.localAddress = context.localAddress
+  props.meaning = meaning
+  props.message = message
+  if (context.cause !== undefined) props.cause = context.cause
+  return props
 }
 
 /**
@@ -602,17 +619,8 @@ export const make = <K extends Errno.Name>(name: K, context: Context = {}): ByNa
   const row = Errno.info(name)
   const syscall = context.syscall ?? "connect"
   const Class = classes[name] as unknown as new (props: object) => ByName[K]
-  return new Class(
-    defined({
-      errno: row.number,
-      syscall,
-      address: context.address,
-      localAddress: context.localAddress,
-      meaning: row.meaning,
-      message: describe(syscall, name, context, row.meaning),
-      cause: context.cause
-    })
-  )
+  const props = fieldsOf(row.number, syscall, row.meaning, describe(syscall, name, context, row.meaning), context)
+  return stackless(() => new Class(props))
 }
 
 /**
@@ -634,21 +642,13 @@ export const unknown = (
 ): UnknownErrno => {
   const syscall = context.syscall ?? "connect"
   const meaning = `an error the library has no tag for (${code})`
-  return new UnknownErrno(
-    defined({
-      code,
-      errno: context.errno === undefined ? undefined : Math.abs(context.errno),
-      syscall,
-      address: context.address,
-      localAddress: context.localAddress,
-      meaning,
-      message: describe(syscall, code, context, meaning),
-      cause: context.cause
-    })
-  )
+  const errno = context.errno === undefined ? undefined : Math.abs(context.errno)
+  const props = fieldsOf(errno, syscall, meaning, describe(syscall, code, context, meaning), context)
+  props.code = code
+  return stackless(() => new UnknownErrno(props as ConstructorParameters<typeof UnknownErrno>[0]))
 }
 
-const knownClasses: ReadonlyArray<Function> = [...Object.values(classes), UnknownErrno]
+const classByTag: Readonly<Record<string, Function>> = { ...classes, UnknownErrno }
 
 /**
  * Whether a value is an errno error.
@@ -664,8 +664,11 @@ const knownClasses: ReadonlyArray<Function> = [...Object.values(classes), Unknow
  * @category guards
  * @since 0.1.0
  */
-export const isConnectError = (u: unknown): u is ConnectError =>
-  Predicate.hasProperty(u, "_tag") && knownClasses.some((Class) => u instanceof Class)
+export const isConnectError = (u: unknown): u is ConnectError => {
+  if (!Predicate.hasProperty(u, "_tag") || typeof u._tag !== "string") return false
+  const Class = Object.hasOwn(classByTag, u._tag) ? classByTag[u._tag] : undefined
+  return Class !== undefined && u instanceof Class
+}
 
 /**
  * A Schema of every errno error, for encoding failures (logs, JSON output, RPC).

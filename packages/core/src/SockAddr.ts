@@ -287,24 +287,24 @@ export const inet = (
   port: number,
   scopeId?: number
 ): Result.Result<Inet, InvalidInput.InvalidInput> => {
-  const input = { ip: typeof ip === "string" ? ip : NetAddress.formatIp(ip), port, scopeId }
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
-    return invalid(input, "port must be an integer within 0..65535")
+  // The input as the error reports it, built only on failure: formatting an IP is most of the
+  // cost of a valid address.
+  const fail = (reason: string) =>
+    invalid({ ip: typeof ip === "string" ? ip : NetAddress.formatIp(ip), port, scopeId }, reason)
+  if (!Number.isInteger(port) || port < 0 || port > 65535) return fail("port must be an integer within 0..65535")
   const parsed = typeof ip === "string" ? NetAddress.ipFromString(ip) : Result.succeed(ip)
-  if (Result.isFailure(parsed)) return invalid(input, `malformed IP address: ${parsed.failure.message}`)
+  if (Result.isFailure(parsed)) return fail(`malformed IP address: ${parsed.failure.message}`)
   const address = parsed.success
   if (scopeId !== undefined && scopeId !== 0) {
-    if (NetAddress.isIpv4Address(address)) return invalid(input, "an IPv4 address has no scope id")
+    if (NetAddress.isIpv4Address(address)) return fail("an IPv4 address has no scope id")
     if (!Number.isInteger(scopeId) || scopeId < 0 || scopeId > 0xffffffff) {
-      return invalid(input, "scope id must be an unsigned 32-bit integer")
+      return fail("scope id must be an unsigned 32-bit integer")
     }
   }
   const made: Result.Result<NetAddress.InetAddress, NetAddress.NetAddressError> = NetAddress.isIpv4Address(address)
     ? NetAddress.inetAddressV4(address, port)
     : NetAddress.inetAddressV6(address, port, { scopeId: scopeId ?? 0 })
-  return Result.isFailure(made)
-    ? invalid(input, made.failure.message)
-    : Result.succeed(new Inet({ address: made.success }))
+  return Result.isFailure(made) ? fail(made.failure.message) : Result.succeed(new Inet({ address: made.success }))
 }
 
 /**
@@ -434,6 +434,8 @@ export const fromInput = (input: Input): Result.Result<SockAddr, InvalidInput.In
   return invalid(input, "expected a SockAddr, a NetAddress.SocketAddress or an address string")
 }
 
+const formatted = new WeakMap<Inet, string>()
+
 /**
  * The string form; {@link fromString} reads it back to an equal address.
  *
@@ -449,8 +451,16 @@ export const fromInput = (input: Input): Result.Result<SockAddr, InvalidInput.In
  */
 export const format = (self: SockAddr): string => {
   switch (self._tag) {
-    case "Inet":
-      return NetAddress.formatInet(self.address)
+    case "Inet": {
+      // Every error message names its address, and a program dials a few addresses many
+      // times: the text of an (immutable) address is computed once.
+      let text = formatted.get(self)
+      if (text === undefined) {
+        text = NetAddress.formatInet(self.address)
+        formatted.set(self, text)
+      }
+      return text
+    }
     case "UnixPath":
       return `unix:${self.path}`
     case "UnixAbstract":

@@ -120,12 +120,17 @@ export const fromUnknown = (error: unknown, context: ConnectError.Context = {}):
   const rawSyscall =
     Predicate.hasProperty(error, "syscall") && typeof error.syscall === "string" ? error.syscall : undefined
   const syscall = (rawSyscall === undefined ? undefined : syscalls[rawSyscall]) ?? context.syscall ?? "connect"
-  const named = Predicate.isObject(error) ? addressOf(error) : undefined
-  // A bind error names the local address; every other names the remote one.
+  // A bind error names the local address; every other names the remote one. The runtime's
+  // string is parsed only when the caller did not say.
+  const isBind = syscall === "bind"
+  const named =
+    (isBind ? context.localAddress : context.address) === undefined && Predicate.isObject(error)
+      ? addressOf(error)
+      : undefined
   const full: ConnectError.Context = {
     syscall,
-    address: context.address ?? (syscall === "bind" ? undefined : named),
-    localAddress: context.localAddress ?? (syscall === "bind" ? named : undefined),
+    address: context.address ?? (isBind ? undefined : named),
+    localAddress: context.localAddress ?? (isBind ? named : undefined),
     cause: error
   }
   if (code !== undefined) {

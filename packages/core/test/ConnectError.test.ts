@@ -55,7 +55,20 @@ describe("ConnectError", () => {
     assert.isUndefined(ConnectError.unknown("ERR_X").errno)
   })
 
+  it("errno errors capture no JavaScript stack, and the global limit is left as it was", () => {
+    const limit = Error.stackTraceLimit
+    const made = ConnectError.make("ECONNREFUSED", { address: addr("127.0.0.1:1") })
+    const unknown = ConnectError.unknown("EPIPE")
+    assert.strictEqual(made.stack, `ECONNREFUSED: ${made.message}`)
+    assert.strictEqual(unknown.stack, `UnknownErrno: ${unknown.message}`)
+    assert.strictEqual(Error.stackTraceLimit, limit)
+    assert.include(new Error("other errors keep theirs").stack, "\n    at ")
+  })
+
   it("isConnectError is false for look-alikes and other errors", () => {
+    // A look-alike whose tag is an inherited property name must not match either.
+    assert.isFalse(ConnectError.isConnectError({ _tag: "toString" }))
+    assert.isFalse(ConnectError.isConnectError({ _tag: 1 }))
     assert.isFalse(ConnectError.isConnectError({ _tag: "ECONNREFUSED", errno: 111 }))
     assert.isFalse(ConnectError.isConnectError(new Error("ECONNREFUSED")))
     assert.isFalse(ConnectError.isConnectError(InvalidInput.make("address", "x", "bad")))
