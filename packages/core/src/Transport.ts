@@ -80,6 +80,11 @@ export interface SocketOptions {
  * @since 0.1.0
  */
 export interface StreamConnection {
+  /**
+   * May be a getter that asks the kernel on first read (most connections never need it); it
+   * must answer correctly for as long as the handle reports the connection, even after the
+   * peer has closed it.
+   */
   readonly local: SockAddr.SockAddr
   readonly peer: SockAddr.SockAddr
   /** The connection as an `effect/socket` `Socket`. */

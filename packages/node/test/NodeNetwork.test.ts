@@ -111,6 +111,44 @@ describe("stream connect", () => {
     20_000
   )
 
+  live("the local address is read on demand, and outlives a reset from the peer", () =>
+    Effect.gen(function* () {
+      const server = yield* tcpServer("127.0.0.1", "reset")
+      const handle = yield* Network.connect(`127.0.0.1:${server.port}`)
+      // Nothing has asked for the local address yet. Speak, so the server resets, and wait
+      // until the reset has destroyed the socket (the reader fails): that takes the kernel
+      // socket and its name with it.
+      const socket = yield* handle.socket
+      const read = yield* Effect.flip(
+        Effect.scoped(
+          Effect.gen(function* () {
+            const reader = yield* socket.reader
+            yield* (yield* socket.writer).write(text.encode("reset me"))
+            for (let pulls = 0; pulls < 100; pulls++) yield* reader.pull
+          })
+        )
+      )
+      expect(read._tag).toBe("SocketError")
+      // The handle has not been told: it still reports the connection, with its real address.
+      expect((yield* handle.state)._tag).toBe("Connected")
+      expect(formatOption(yield* handle.localAddress)).toBe(`127.0.0.1:${server.accepted[0]}`)
+    })
+  )
+
+  live("a Connected state read before the close keeps its addresses after it", () =>
+    Effect.gen(function* () {
+      const server = yield* tcpServer("127.0.0.1")
+      const state = yield* Effect.scoped(
+        Effect.gen(function* () {
+          const handle = yield* Network.connect(`127.0.0.1:${server.port}`)
+          return yield* handle.state
+        })
+      )
+      expect(state._tag === "Connected" && SockAddr.format(state.local)).toBe(`127.0.0.1:${server.accepted[0]}`)
+      expect(state._tag === "Connected" && SockAddr.format(state.peer)).toBe(`127.0.0.1:${server.port}`)
+    })
+  )
+
   live("a unix path: the peer is the path, the unbound client has no name", () =>
     Effect.gen(function* () {
       const path = Path.join(yield* tempDir, "echo.sock")

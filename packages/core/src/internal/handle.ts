@@ -23,6 +23,22 @@ type Concrete = SockAddr.Inet | SockAddr.UnixPath | SockAddr.UnixAbstract
 const idle: SocketHandle.State = { _tag: "Idle" }
 const closed: SocketHandle.State = { _tag: "Closed" }
 
+/**
+ * The Connected state over a transport's endpoints. A transport may read its local address
+ * lazily (a `getsockname` most connections never need): the state reads it on first use, and
+ * `state` reads it before handing the value out, while the socket is surely open.
+ */
+const connectedTo = (endpoints: { readonly local: SockAddr.SockAddr; readonly peer: SockAddr.SockAddr }) => {
+  let local: SockAddr.SockAddr | undefined
+  return {
+    _tag: "Connected" as const,
+    get local() {
+      return (local ??= endpoints.local)
+    },
+    peer: endpoints.peer
+  }
+}
+
 const isAbortSignal = (u: unknown): u is AbortSignal =>
   Predicate.hasProperty(u, "aborted") &&
   typeof u.aborted === "boolean" &&
@@ -131,16 +147,17 @@ export const make = <T extends Transport.SocketType>(
 
     const familyOf = (address: Concrete): string => (address._tag === "Inet" ? address.family : "unix")
 
-    // The transport's move for one attempt; state bookkeeping is the caller's.
-    const attempt = (address: Concrete, wasConnected: boolean) => {
+    // The transport's move for one attempt; state bookkeeping is the caller's (a stream's
+    // connection is kept there too, on success).
+    const attempt = (
+      address: Concrete,
+      wasConnected: boolean
+    ): Effect.Effect<
+      Transport.StreamConnection | { readonly local: SockAddr.SockAddr; readonly peer: SockAddr.SockAddr },
+      SocketHandle.ConnectFailure
+    > => {
       if (type !== "datagram") {
-        return Effect.map(
-          transport.connectStream({ type: type as "stream" | "seqpacket", address, options }),
-          (connection) => {
-            stream = connection
-            return connection as { readonly local: SockAddr.SockAddr; readonly peer: SockAddr.SockAddr }
-          }
-        )
+        return transport.connectStream({ type: type as "stream" | "seqpacket", address, options })
       }
       return Effect.gen(function* () {
         if (endpoint !== undefined && wasConnected) yield* endpoint.disconnect
@@ -188,10 +205,7 @@ export const make = <T extends Transport.SocketType>(
         const connecting: SocketHandle.State = { _tag: "Connecting", address }
         state = connecting
         const context = contextFor(address)
-        let effect: Effect.Effect<
-          { readonly local: SockAddr.SockAddr; readonly peer: SockAddr.SockAddr },
-          SocketHandle.ConnectFailure
-        > = attempt(address, wasConnected)
+        let effect = attempt(address, wasConnected)
         if (signal !== undefined) effect = Effect.raceFirst(effect, abortedBy(signal, context))
         if (deadline !== undefined) {
           effect = Effect.timeoutOrElse(effect, {
@@ -200,30 +214,27 @@ export const make = <T extends Transport.SocketType>(
           })
         }
         // Every transition happens in onExit, which runs uninterruptibly: an interruption right
-        // after the attempt succeeded can never leave the handle stuck in Connecting.
-        return effect.pipe(
-          Effect.onExit((exit) => {
-            // Only close() moves the state while this fiber connects.
-            const owned = state === connecting
-            if (Exit.isSuccess(exit)) {
-              if (!owned) return type === "datagram" ? Effect.void : dropStream // nothing may outlive the handle
-              state = { _tag: "Connected", local: exit.value.local, peer: exit.value.peer }
+        // after the attempt succeeded can never leave the handle stuck in Connecting. Only
+        // close() moves the state while this fiber connects.
+        return Effect.onExit(effect, (exit): Effect.Effect<void, ConnectError.ConnectError> => {
+          const owned = state === connecting
+          if (Exit.isSuccess(exit)) {
+            if (owned) {
+              if (type !== "datagram") stream = exit.value as Transport.StreamConnection
+              state = connectedTo(exit.value)
               return Effect.void
             }
-            // The attempt's socket is gone. A later connect starts afresh (connect(2), NOTES).
-            if (owned) {
-              const error = Cause.findErrorOption(exit.cause)
-              state = Option.isSome(error) ? { _tag: "Failed", address, error: error.value } : idle
-            }
-            return type === "datagram" && owned ? dropEndpoint : dropStream
-          }),
-          Effect.flatMap(() =>
-            Effect.suspend(() =>
-              // The handle was closed while this fiber connected.
-              state._tag === "Closed" ? Effect.fail(ConnectError.make("EBADF", context)) : Effect.void
-            )
-          )
-        )
+            // The handle was closed while this fiber connected: nothing may outlive it.
+            const closing = type === "datagram" ? Effect.void : (exit.value as Transport.StreamConnection).close
+            return Effect.andThen(closing, Effect.fail(ConnectError.make("EBADF", context)))
+          }
+          // The attempt's socket is gone (a stream's never reached the handle). A later connect
+          // starts afresh (connect(2), NOTES).
+          if (!owned) return Effect.void
+          const error = Cause.findErrorOption(exit.cause)
+          state = Option.isSome(error) ? { _tag: "Failed", address, error: error.value } : idle
+          return type === "datagram" ? dropEndpoint : Effect.void
+        })
       })
 
     const dissolve = Effect.suspend(() => {
@@ -250,9 +261,10 @@ export const make = <T extends Transport.SocketType>(
       return dropStream
     })
 
+    // A handle has a stream or an endpoint, never both.
     const close = Effect.suspend(() => {
       state = closed
-      return Effect.andThen(dropStream, dropEndpoint)
+      return type === "datagram" ? dropEndpoint : dropStream
     })
 
     const notConnected = (syscall: ConnectError.Syscall) =>
@@ -262,7 +274,10 @@ export const make = <T extends Transport.SocketType>(
 
     const base: SocketHandle.Handle = {
       type,
-      state: Effect.sync(() => state),
+      state: Effect.sync(() => {
+        if (state._tag === "Connected") void state.local
+        return state
+      }),
       connect,
       disconnect,
       localAddress: Effect.suspend(() => {

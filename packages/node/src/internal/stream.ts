@@ -17,22 +17,40 @@ import { toConnectError } from "./errors.ts"
 
 type Address = SockAddr.Inet | SockAddr.UnixPath | SockAddr.UnixAbstract
 
-// Node sets `socket.closed` before libuv has released the handle; 'close' comes after the
-// release. This mark, set by the first 'close' listener, is what "closed" means here.
-const released = Symbol.for("@dial/node/released")
+/**
+ * A `net.Socket` that keeps what a connection needs after Node has let go of it.
+ *
+ * - `released`: Node sets `socket.closed` before libuv has released the handle; 'close' comes
+ *   after the release. This mark, set by the first 'close' listener, is what "closed" means here.
+ * - The local address is read (`getsockname`) only when someone asks, which most connections
+ *   never do. But a destroy drops the kernel socket and the address with it: when the peer
+ *   ends or resets an established connection, which the handle still reports as connected, the
+ *   address is kept first. A destroy the handle asked for needs no such copy (the handle has
+ *   left Connected by then).
+ */
+class DialSocket extends Net.Socket {
+  released = false
+  established = false
+  closedByHandle = false
+  kept: { readonly address: string | undefined; readonly port: number | undefined } | undefined = undefined
 
-interface Tracked extends Net.Socket {
-  [released]?: true
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    if (this.established && !this.closedByHandle && this.kept === undefined) {
+      this.kept = { address: this.localAddress, port: this.localPort }
+    }
+    super._destroy(error, callback)
+  }
 }
 
-function markReleased(this: Tracked) {
-  this[released] = true
+function markReleased(this: DialSocket) {
+  this.released = true
 }
 
 /** Resumes once the socket has emitted 'close', destroying it first if needed. */
-const closeSocket = (socket: Tracked): Effect.Effect<void> =>
+const closeSocket = (socket: DialSocket): Effect.Effect<void> =>
   Effect.callback<void>((resume) => {
-    if (socket[released]) return resume(Effect.void)
+    if (socket.released) return resume(Effect.void)
+    socket.closedByHandle = true
     socket.once("close", () => resume(Effect.void))
     socket.destroy()
   })
@@ -142,15 +160,32 @@ const effectSocket = (socket: Net.Socket): Socket.Socket => {
   })
 }
 
-const connection = (socket: Net.Socket, address: Address): Transport.StreamConnection => ({
-  local: localOf(socket.localAddress, socket.localPort, address),
-  // We connected to this very IP literal and port (or path): the requested address *is* the
-  // peer, scope id included, which `remoteAddress` would drop. A unix server has no name Node
-  // could report anyway.
-  peer: address,
-  socket: effectSocket(socket),
-  close: closeSocket(socket)
-})
+/** The established connection; its local address and `effect/socket` view are built on first use. */
+const connection = (socket: DialSocket, address: Address): Transport.StreamConnection => {
+  socket.established = true
+  let local: SockAddr.SockAddr | undefined
+  let adapted: Socket.Socket | undefined
+  return {
+    get local() {
+      if (local === undefined) {
+        const kept = socket.kept
+        local =
+          kept === undefined
+            ? localOf(socket.localAddress, socket.localPort, address)
+            : localOf(kept.address, kept.port, address)
+      }
+      return local
+    },
+    // We connected to this very IP literal and port (or path): the requested address *is* the
+    // peer, scope id included, which `remoteAddress` would drop. A unix server has no name Node
+    // could report anyway.
+    peer: address,
+    get socket() {
+      return (adapted ??= effectSocket(socket))
+    },
+    close: closeSocket(socket)
+  }
+}
 
 /**
  * Opens a fresh socket and connects it. Fails after the failed socket has closed; interruption
@@ -161,7 +196,7 @@ export const connectStream = (
   options: Transport.SocketOptions
 ): Effect.Effect<Transport.StreamConnection, ConnectError.ConnectError> =>
   Effect.callback((resume) => {
-    const socket: Tracked = new Net.Socket(socketOptions(address, options))
+    const socket = new DialSocket(socketOptions(address, options))
     socket.on("close", markReleased)
     let pending = true
     const onConnect = () => {
@@ -176,7 +211,7 @@ export const connectStream = (
       socket.removeListener("connect", onConnect)
       const failure = toConnectError(error, { address, localAddress: options.local })
       // Node destroys a socket whose connect failed; report once its handle is released.
-      if (socket[released]) resume(Effect.fail(failure))
+      if (socket.released) resume(Effect.fail(failure))
       else socket.once("close", () => resume(Effect.fail(failure)))
     })
     socket.once("connect", onConnect)

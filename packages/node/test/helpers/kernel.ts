@@ -108,7 +108,7 @@ export interface TcpServer {
  */
 export const tcpServer = (
   host: string,
-  behaviour: "echo" | "hold" = "hold",
+  behaviour: "echo" | "hold" | "reset" = "hold",
   port = 0
 ): Effect.Effect<TcpServer, never, Scope.Scope> =>
   Effect.acquireRelease(
@@ -121,6 +121,8 @@ export const tcpServer = (
         socket.on("error", () => {})
         socket.on("close", () => sockets.delete(socket))
         if (behaviour === "echo") socket.pipe(socket)
+        // Reset once the client speaks: it is surely connected by then.
+        if (behaviour === "reset") socket.once("data", () => socket.resetAndDestroy())
       })
       server.listen({ host, port }, () =>
         resume(Effect.succeed({ port: (server.address() as Net.AddressInfo).port, server, accepted, sockets }))
