@@ -120,7 +120,8 @@ export const make = <T extends Transport.SocketType>(
   type: T,
   options: Transport.SocketOptions
 ): Effect.Effect<SocketHandle.HandleOf<T>, never, Scope.Scope> =>
-  Effect.suspend(() => {
+  // Each run makes a new handle: the body runs once the scope is at hand.
+  Effect.flatMap(Effect.scope, (scope) => {
     let state: SocketHandle.State = idle
     let stream: Transport.StreamConnection | undefined
     let endpoint: Transport.DatagramEndpoint | undefined
@@ -317,7 +318,5 @@ export const make = <T extends Transport.SocketType>(
 
     // Scope.addFinalizer, not Effect.addFinalizer: close needs no context, and capturing and
     // merging the opener's context on every handle was a third of a fake connect's cost.
-    return Effect.flatMap(Effect.scope, (scope) =>
-      Effect.as(Scope.addFinalizer(scope, close), handle as SocketHandle.HandleOf<T>)
-    )
+    return Effect.as(Scope.addFinalizer(scope, close), handle as SocketHandle.HandleOf<T>)
   })
