@@ -1,6 +1,6 @@
 /**
  * Connect throughput on loopback: dial (`Network.open` + `connect`, scope closed) against raw
- * `node:net` and Effect's `NodeSocket.makeNet`, in the same process and the same run.
+ * `node:net` and Effect's `NodeSocket.makeNet`, in the same run.
  *
  *   node packages/node/bench/connect.ts [--iterations 2000] [--rounds 5] [--cap-seconds 20] [--out FILE]
  *
@@ -10,6 +10,12 @@
  * order; the table reports each one's median round. One operation of every implementation ends
  * when its socket is closed: raw waits for 'close', dial's scope waits for 'close', `makeNet`'s
  * finalizer starts the close (it does not wait).
+ *
+ * Each implementation runs in a process of its own, driven by this one over IPC. An
+ * application uses one of them, and in one process they tax each other: the JIT's feedback
+ * for Node's `net` code and Effect's runtime turns polymorphic, and one's garbage is collected
+ * during another's round. In our measurements in one process, the same code's
+ * rate moved by up to 25% depending on which others ran beside it.
  *
  * Implementations: raw `node:net` (promises); the same raw operation wrapped in an Effect (the
  * cost of Effect's runtime alone: a fiber per connect); dial with the address parsed once;
@@ -34,7 +40,8 @@ const { values: args } = parseArgs({
     warmup: { type: "string", default: "300" },
     rounds: { type: "string", default: "5" },
     "cap-seconds": { type: "string", default: "20" },
-    out: { type: "string" }
+    out: { type: "string" },
+    worker: { type: "string" }
   }
 })
 const iterations = Number(args.iterations)
@@ -207,11 +214,51 @@ const cases: ReadonlyArray<Case> = [
   { name: "refused c=64", outcome: "refused", concurrency: 64 }
 ]
 
-const measure = async (impl: Implementation, port: number, c: Case): Promise<number> => {
-  const start = performance.now()
-  const ran = await impl.run(port, c.outcome, iterations, c.concurrency, start + capMillis)
-  return (ran / (performance.now() - start)) * 1000
+/** One implementation's process: runs what the parent asks, answers with the rate. */
+const serveWorker = (impl: Implementation) => {
+  process.on("message", async (request: { readonly port: number; readonly case: Case; readonly count: number }) => {
+    const start = performance.now()
+    const ran = await impl.run(
+      request.port,
+      request.case.outcome,
+      request.count,
+      request.case.concurrency,
+      start + capMillis
+    )
+    process.send!({ rate: (ran / (performance.now() - start)) * 1000 })
+  })
+  process.send!({ ready: true })
 }
+
+interface Worker {
+  readonly run: (port: number, c: Case, count: number) => Promise<number>
+  readonly stop: () => void
+}
+
+const startWorker = (impl: Implementation): Promise<Worker> =>
+  new Promise((resolve, reject) => {
+    const child = ChildProcess.fork(new URL(import.meta.url), ["--worker", impl.name], {
+      stdio: ["ignore", "inherit", "inherit", "ipc"]
+    })
+    // A worker that dies fails its pending run (and the benchmark) rather than hanging it.
+    let failPending = (error: Error) => reject(error)
+    child.once("error", (error) => failPending(error))
+    child.once("exit", (code) => failPending(new Error(`the ${impl.name} worker exited (${code})`)))
+    child.once("message", () =>
+      resolve({
+        run: (port, c, count) =>
+          new Promise((done, fail) => {
+            failPending = fail
+            child.once("message", (reply: { readonly rate: number }) => done(reply.rate))
+            child.send({ port, case: c, count })
+          }),
+        stop: () => {
+          failPending = () => {}
+          child.kill()
+        }
+      })
+    )
+  })
 
 const median = (values: ReadonlyArray<number>): number => {
   const sorted = [...values].sort((a, b) => a - b)
@@ -236,21 +283,22 @@ const main = async () => {
   const server = await startServer()
   const refusedPort = await closedPort()
   const rates = new Map<string, Array<number>>()
+  const workers = new Map<string, Worker>()
   try {
+    for (const impl of implementations) workers.set(impl.name, await startWorker(impl))
     for (const c of cases) {
       const port = c.outcome === "connect" ? server.port : refusedPort
-      for (const impl of implementations) {
-        await impl.run(port, c.outcome, warmup, c.concurrency, performance.now() + capMillis)
-      }
+      for (const impl of implementations) await workers.get(impl.name)!.run(port, c, warmup)
       for (let round = 0; round < rounds; round++) {
         for (let i = 0; i < implementations.length; i++) {
           const impl = implementations[(i + round) % implementations.length]!
           const key = `${c.name}/${impl.name}`
-          rates.set(key, [...(rates.get(key) ?? []), await measure(impl, port, c)])
+          rates.set(key, [...(rates.get(key) ?? []), await workers.get(impl.name)!.run(port, c, iterations)])
         }
       }
     }
   } finally {
+    for (const worker of workers.values()) worker.stop()
     server.stop()
   }
   const names = implementations.map((impl) => impl.name)
@@ -286,6 +334,8 @@ const main = async () => {
         '- **dial, string address**: the same with `"127.0.0.1:port"` parsed on every connect.',
         "- **NodeSocket.makeNet**: Effect's own socket, connected by acquiring its reader.",
         "",
+        "Each implementation runs in its own process, driven by the benchmark over IPC; the server is another process.",
+        "",
         `Produced by \`node packages/node/bench/connect.ts --out ${args.out}\` on ${new Date().toISOString().slice(0, 10)}.`,
         ""
       ].join("\n")
@@ -293,4 +343,10 @@ const main = async () => {
   }
 }
 
-await main()
+if (args.worker === undefined) {
+  await main()
+} else {
+  const impl = implementations.find((candidate) => candidate.name === args.worker)
+  if (impl === undefined) throw new Error(`no implementation named ${args.worker}`)
+  serveWorker(impl)
+}
