@@ -26,7 +26,8 @@ import type * as Scope from "effect/Scope"
 import type * as DialError from "./DialError.ts"
 import * as InvalidInput from "./InvalidInput.ts"
 import * as SockAddr from "./SockAddr.ts"
-import * as SocketHandle from "./SocketHandle.ts"
+import type * as SocketHandle from "./SocketHandle.ts"
+import * as internalHandle from "./internal/handle.ts"
 import type * as Transport from "./Transport.ts"
 
 /**
@@ -144,11 +145,11 @@ export const make = (transport: Transport.Transport): Network["Service"] =>
   Network.of({
     platform: transport.platform,
     open: <T extends Transport.SocketType>(type: T, options?: OpenOptions) =>
-      Effect.suspend(() => {
+      Effect.withFiber<SocketHandle.HandleOf<T>, InvalidInput.InvalidInput, Scope.Scope>((fiber) => {
         const validated = validateOpen(type, options)
         return Result.isFailure(validated)
           ? Effect.fail(validated.failure)
-          : SocketHandle.make(transport, type, validated.success)
+          : internalHandle.makeIn(internalHandle.scopeOf(fiber), transport, type, validated.success)
       })
   })
 

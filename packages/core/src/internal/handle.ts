@@ -4,9 +4,11 @@
  * state: the second gets EALREADY, never a second kernel socket.
  */
 import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import * as Result from "effect/Result"
@@ -115,208 +117,224 @@ const abortedBy = (
     return Effect.sync(() => signal.removeEventListener("abort", onAbort))
   })
 
+/** The current fiber's scope, read directly: `Effect.scope` and a `flatMap` are two steps more. */
+export const scopeOf = (fiber: Fiber.Fiber<unknown, unknown>): Scope.Scope =>
+  Context.get(fiber.context as Context.Context<Scope.Scope>, Scope.Scope)
+
 export const make = <T extends Transport.SocketType>(
   transport: Transport.Transport,
   type: T,
   options: Transport.SocketOptions
 ): Effect.Effect<SocketHandle.HandleOf<T>, never, Scope.Scope> =>
-  // Each run makes a new handle: the body runs once the scope is at hand.
-  Effect.flatMap(Effect.scope, (scope) => {
-    let state: SocketHandle.State = idle
-    let stream: Transport.StreamConnection | undefined
-    let endpoint: Transport.DatagramEndpoint | undefined
-    let endpointFamily: string | undefined
-    const local = options.local
+  Effect.withFiber<SocketHandle.HandleOf<T>, never, Scope.Scope>((fiber) =>
+    makeIn(scopeOf(fiber), transport, type, options)
+  )
 
-    const contextFor = (address: SockAddr.SockAddr | undefined): ConnectError.Context => ({
-      address,
-      localAddress: state._tag === "Connected" ? state.local : local
-    })
+/** Makes a handle in `scope` now; the caller runs this once per execution (inside `withFiber`). */
+export const makeIn = <T extends Transport.SocketType>(
+  scope: Scope.Scope,
+  transport: Transport.Transport,
+  type: T,
+  options: Transport.SocketOptions
+): Effect.Effect<SocketHandle.HandleOf<T>> => {
+  let state: SocketHandle.State = idle
+  let stream: Transport.StreamConnection | undefined
+  let endpoint: Transport.DatagramEndpoint | undefined
+  let endpointFamily: string | undefined
+  const local = options.local
 
-    const dropEndpoint = Effect.suspend(() => {
-      const current = endpoint
-      endpoint = undefined
-      endpointFamily = undefined
-      return current === undefined ? Effect.void : current.close
-    })
+  const contextFor = (address: SockAddr.SockAddr | undefined): ConnectError.Context => ({
+    address,
+    localAddress: state._tag === "Connected" ? state.local : local
+  })
 
-    const dropStream = Effect.suspend(() => {
-      const current = stream
-      stream = undefined
-      return current === undefined ? Effect.void : current.close
-    })
+  const dropEndpoint = Effect.suspend(() => {
+    const current = endpoint
+    endpoint = undefined
+    endpointFamily = undefined
+    return current === undefined ? Effect.void : current.close
+  })
 
-    const familyOf = (address: Concrete): string => (address._tag === "Inet" ? address.family : "unix")
+  const dropStream = Effect.suspend(() => {
+    const current = stream
+    stream = undefined
+    return current === undefined ? Effect.void : current.close
+  })
 
-    // The transport's move for one attempt; state bookkeeping is the caller's (a stream's
-    // connection is kept there too, on success).
-    const attempt = (
-      address: Concrete,
-      wasConnected: boolean
-    ): Effect.Effect<
-      Transport.StreamConnection | { readonly local: SockAddr.SockAddr; readonly peer: SockAddr.SockAddr },
-      SocketHandle.ConnectFailure
-    > => {
-      if (type !== "datagram") {
-        return transport.connectStream({ type: type as "stream" | "seqpacket", address, options })
-      }
-      return Effect.gen(function* () {
-        if (endpoint !== undefined && wasConnected) yield* endpoint.disconnect
-        if (endpoint === undefined) {
-          const opened = yield* transport.openDatagram({ address, options })
-          // The handle may have closed while the socket opened (a local bind takes a turn of
-          // the event loop): nothing may outlive the handle.
-          if (state._tag === "Closed") {
-            yield* opened.close
-            return yield* ConnectError.make("EBADF", contextFor(address))
-          }
-          endpoint = opened
-          endpointFamily = familyOf(address)
-        }
-        if (address._tag !== "Inet") {
-          return yield* DialError.unsupported("unix datagram sockets", transport.platform)
-        }
-        return yield* endpoint.connect(address)
-      })
+  const familyOf = (address: Concrete): string => (address._tag === "Inet" ? address.family : "unix")
+
+  // The transport's move for one attempt; state bookkeeping is the caller's (a stream's
+  // connection is kept there too, on success).
+  const attempt = (
+    address: Concrete,
+    wasConnected: boolean
+  ): Effect.Effect<
+    Transport.StreamConnection | { readonly local: SockAddr.SockAddr; readonly peer: SockAddr.SockAddr },
+    SocketHandle.ConnectFailure
+  > => {
+    if (type !== "datagram") {
+      return transport.connectStream({ type: type as "stream" | "seqpacket", address, options })
     }
-
-    const connect = (input: SockAddr.Input, connectOptions?: SocketHandle.ConnectOptions) =>
-      Effect.suspend((): Effect.Effect<void, SocketHandle.ConnectFailure> => {
-        const validated = validate(type, local, input, connectOptions)
-        if (Result.isFailure(validated)) return Effect.fail(validated.failure)
-        const { address, deadline, signal } = validated.success
-        switch (state._tag) {
-          case "Closed":
-            return Effect.fail(ConnectError.make("EBADF", contextFor(address)))
-          case "Connecting":
-            return Effect.fail(ConnectError.make("EALREADY", contextFor(address)))
-          case "Connected":
-            if (type !== "datagram") return Effect.fail(ConnectError.make("EISCONN", contextFor(address)))
+    return Effect.gen(function* () {
+      if (endpoint !== undefined && wasConnected) yield* endpoint.disconnect
+      if (endpoint === undefined) {
+        const opened = yield* transport.openDatagram({ address, options })
+        // The handle may have closed while the socket opened (a local bind takes a turn of
+        // the event loop): nothing may outlive the handle.
+        if (state._tag === "Closed") {
+          yield* opened.close
+          return yield* ConnectError.make("EBADF", contextFor(address))
         }
-        if (address._tag === "Unspec") return dissolve
-        // Checked before any move, as the kernel does: the socket keeps its family and its peer.
-        if (type === "datagram" && endpoint !== undefined && endpointFamily !== familyOf(address)) {
-          return Effect.fail(ConnectError.make("EAFNOSUPPORT", contextFor(address)))
-        }
-        // An already aborted signal: nothing is attempted, nothing changes.
-        if (signal?.aborted === true) {
-          return Effect.fail(ConnectError.make("EINTR", { ...contextFor(address), cause: signal.reason }))
-        }
-        const wasConnected = state._tag === "Connected"
-        const connecting: SocketHandle.State = { _tag: "Connecting", address }
-        state = connecting
-        const context = contextFor(address)
-        let effect = attempt(address, wasConnected)
-        if (signal !== undefined) effect = Effect.raceFirst(effect, abortedBy(signal, context))
-        if (deadline !== undefined) {
-          effect = Effect.timeoutOrElse(effect, {
-            duration: deadline,
-            orElse: () => Effect.fail(DialError.deadlineExceeded({ deadline, address, localAddress: local }))
-          })
-        }
-        // Every transition happens in onExit, which runs uninterruptibly: an interruption right
-        // after the attempt succeeded can never leave the handle stuck in Connecting. Only
-        // close() moves the state while this fiber connects.
-        return Effect.onExit(effect, (exit): Effect.Effect<void, ConnectError.ConnectError> => {
-          const owned = state === connecting
-          if (Exit.isSuccess(exit)) {
-            if (owned) {
-              if (type !== "datagram") stream = exit.value as Transport.StreamConnection
-              state = connectedTo(exit.value)
-              return Effect.void
-            }
-            // The handle was closed while this fiber connected: nothing may outlive it.
-            const closing = type === "datagram" ? Effect.void : (exit.value as Transport.StreamConnection).close
-            return Effect.andThen(closing, Effect.fail(ConnectError.make("EBADF", context)))
-          }
-          // The attempt's socket is gone (a stream's never reached the handle). A later connect
-          // starts afresh (connect(2), NOTES).
-          if (!owned) return Effect.void
-          const error = Cause.findErrorOption(exit.cause)
-          state = Option.isSome(error) ? { _tag: "Failed", address, error: error.value } : idle
-          return type === "datagram" ? dropEndpoint : Effect.void
-        })
-      })
-
-    const dissolve = Effect.suspend(() => {
-      if (endpoint === undefined || state._tag !== "Connected") {
-        if (state._tag === "Failed") state = idle
-        return Effect.void
+        endpoint = opened
+        endpointFamily = familyOf(address)
       }
-      return Effect.tap(endpoint.disconnect, () =>
-        Effect.sync(() => {
-          state = idle
-        })
-      )
+      if (address._tag !== "Inet") {
+        return yield* DialError.unsupported("unix datagram sockets", transport.platform)
+      }
+      return yield* endpoint.connect(address)
     })
+  }
 
-    const disconnect = Effect.suspend((): Effect.Effect<void, ConnectError.ConnectError> => {
+  const connect = (input: SockAddr.Input, connectOptions?: SocketHandle.ConnectOptions) =>
+    Effect.suspend((): Effect.Effect<void, SocketHandle.ConnectFailure> => {
+      const validated = validate(type, local, input, connectOptions)
+      if (Result.isFailure(validated)) return Effect.fail(validated.failure)
+      const { address, deadline, signal } = validated.success
       switch (state._tag) {
         case "Closed":
-          return Effect.fail(ConnectError.make("EBADF", contextFor(undefined)))
+          return Effect.fail(ConnectError.make("EBADF", contextFor(address)))
         case "Connecting":
-          return Effect.fail(ConnectError.make("EALREADY", contextFor(state.address)))
+          return Effect.fail(ConnectError.make("EALREADY", contextFor(address)))
+        case "Connected":
+          if (type !== "datagram") return Effect.fail(ConnectError.make("EISCONN", contextFor(address)))
       }
-      if (type === "datagram") return dissolve
-      state = idle
-      return dropStream
+      if (address._tag === "Unspec") return dissolve
+      // Checked before any move, as the kernel does: the socket keeps its family and its peer.
+      if (type === "datagram" && endpoint !== undefined && endpointFamily !== familyOf(address)) {
+        return Effect.fail(ConnectError.make("EAFNOSUPPORT", contextFor(address)))
+      }
+      // An already aborted signal: nothing is attempted, nothing changes.
+      if (signal?.aborted === true) {
+        return Effect.fail(ConnectError.make("EINTR", { ...contextFor(address), cause: signal.reason }))
+      }
+      const wasConnected = state._tag === "Connected"
+      const connecting: SocketHandle.State = { _tag: "Connecting", address }
+      state = connecting
+      const context = contextFor(address)
+      let effect = attempt(address, wasConnected)
+      if (signal !== undefined) effect = Effect.raceFirst(effect, abortedBy(signal, context))
+      if (deadline !== undefined) {
+        effect = Effect.timeoutOrElse(effect, {
+          duration: deadline,
+          orElse: () => Effect.fail(DialError.deadlineExceeded({ deadline, address, localAddress: local }))
+        })
+      }
+      // Every transition happens in onExit, which runs uninterruptibly: an interruption right
+      // after the attempt succeeded can never leave the handle stuck in Connecting. Only
+      // close() moves the state while this fiber connects.
+      return Effect.onExit(effect, (exit): Effect.Effect<void, ConnectError.ConnectError> => {
+        const owned = state === connecting
+        if (Exit.isSuccess(exit)) {
+          if (owned) {
+            if (type !== "datagram") stream = exit.value as Transport.StreamConnection
+            state = connectedTo(exit.value)
+            return Effect.void
+          }
+          // The handle was closed while this fiber connected: nothing may outlive it.
+          const closing = type === "datagram" ? Effect.void : (exit.value as Transport.StreamConnection).close
+          return Effect.andThen(closing, Effect.fail(ConnectError.make("EBADF", context)))
+        }
+        // The attempt's socket is gone (a stream's never reached the handle). A later connect
+        // starts afresh (connect(2), NOTES).
+        if (!owned) return Effect.void
+        const error = Cause.findErrorOption(exit.cause)
+        state = Option.isSome(error) ? { _tag: "Failed", address, error: error.value } : idle
+        return type === "datagram" ? dropEndpoint : Effect.void
+      })
     })
 
-    // A handle has a stream or an endpoint, never both.
-    const close = Effect.suspend(() => {
-      state = closed
-      return type === "datagram" ? dropEndpoint : dropStream
-    })
-
-    const notConnected = (syscall: ConnectError.Syscall) =>
-      state._tag === "Closed"
-        ? ConnectError.make("EBADF", { syscall })
-        : ConnectError.make("ENOTCONN", { syscall, localAddress: local })
-
-    const base: SocketHandle.Handle = {
-      type,
-      state: Effect.sync(() => {
-        if (state._tag === "Connected") void state.local
-        return state
-      }),
-      connect,
-      disconnect,
-      localAddress: Effect.suspend(() => {
-        if (state._tag === "Connected") return Effect.succeed(Option.some(state.local))
-        if (endpoint !== undefined) return Effect.map(endpoint.localAddress, Option.fromUndefinedOr)
-        return Effect.succeed(Option.none())
-      }),
-      peerAddress: Effect.sync(() => (state._tag === "Connected" ? Option.some(state.peer) : Option.none()))
+  const dissolve = Effect.suspend(() => {
+    if (endpoint === undefined || state._tag !== "Connected") {
+      if (state._tag === "Failed") state = idle
+      return Effect.void
     }
-
-    const handle: SocketHandle.StreamHandle | SocketHandle.DatagramHandle =
-      type === "datagram"
-        ? {
-            ...base,
-            type: "datagram",
-            send: (data: Uint8Array) =>
-              Effect.suspend(() =>
-                state._tag === "Connected" && endpoint !== undefined
-                  ? endpoint.send(data)
-                  : Effect.fail(notConnected("send"))
-              ),
-            receive: Effect.suspend(() =>
-              state._tag === "Connected" && endpoint !== undefined
-                ? endpoint.receive
-                : Effect.fail(notConnected("recv"))
-            )
-          }
-        : {
-            ...base,
-            type: type as "stream" | "seqpacket",
-            socket: Effect.suspend(() =>
-              state._tag === "Connected" && stream !== undefined
-                ? Effect.succeed(stream.socket)
-                : Effect.fail(notConnected("recv"))
-            )
-          }
-
-    // Scope.addFinalizer, not Effect.addFinalizer: close needs no context, and capturing and
-    // merging the opener's context on every handle was a third of a fake connect's cost.
-    return Effect.as(Scope.addFinalizer(scope, close), handle as SocketHandle.HandleOf<T>)
+    return Effect.tap(endpoint.disconnect, () =>
+      Effect.sync(() => {
+        state = idle
+      })
+    )
   })
+
+  const disconnect = Effect.suspend((): Effect.Effect<void, ConnectError.ConnectError> => {
+    switch (state._tag) {
+      case "Closed":
+        return Effect.fail(ConnectError.make("EBADF", contextFor(undefined)))
+      case "Connecting":
+        return Effect.fail(ConnectError.make("EALREADY", contextFor(state.address)))
+    }
+    if (type === "datagram") return dissolve
+    state = idle
+    return dropStream
+  })
+
+  // A handle has a stream or an endpoint, never both; this is dropStream and dropEndpoint in
+  // one step, as it runs for every handle.
+  const close = Effect.suspend(() => {
+    state = closed
+    const current = stream ?? endpoint
+    stream = undefined
+    endpoint = undefined
+    endpointFamily = undefined
+    return current === undefined ? Effect.void : current.close
+  })
+
+  const notConnected = (syscall: ConnectError.Syscall) =>
+    state._tag === "Closed"
+      ? ConnectError.make("EBADF", { syscall })
+      : ConnectError.make("ENOTCONN", { syscall, localAddress: local })
+
+  const base: SocketHandle.Handle = {
+    type,
+    state: Effect.sync(() => {
+      if (state._tag === "Connected") void state.local
+      return state
+    }),
+    connect,
+    disconnect,
+    localAddress: Effect.suspend(() => {
+      if (state._tag === "Connected") return Effect.succeed(Option.some(state.local))
+      if (endpoint !== undefined) return Effect.map(endpoint.localAddress, Option.fromUndefinedOr)
+      return Effect.succeed(Option.none())
+    }),
+    peerAddress: Effect.sync(() => (state._tag === "Connected" ? Option.some(state.peer) : Option.none()))
+  }
+
+  const handle: SocketHandle.StreamHandle | SocketHandle.DatagramHandle =
+    type === "datagram"
+      ? {
+          ...base,
+          type: "datagram",
+          send: (data: Uint8Array) =>
+            Effect.suspend(() =>
+              state._tag === "Connected" && endpoint !== undefined
+                ? endpoint.send(data)
+                : Effect.fail(notConnected("send"))
+            ),
+          receive: Effect.suspend(() =>
+            state._tag === "Connected" && endpoint !== undefined ? endpoint.receive : Effect.fail(notConnected("recv"))
+          )
+        }
+      : {
+          ...base,
+          type: type as "stream" | "seqpacket",
+          socket: Effect.suspend(() =>
+            state._tag === "Connected" && stream !== undefined
+              ? Effect.succeed(stream.socket)
+              : Effect.fail(notConnected("recv"))
+          )
+        }
+
+  // Scope.addFinalizer, not Effect.addFinalizer: close needs no context, and capturing and
+  // merging the opener's context on every handle was a third of a fake connect's cost.
+  return Effect.as(Scope.addFinalizer(scope, close), handle as SocketHandle.HandleOf<T>)
+}
