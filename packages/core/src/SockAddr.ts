@@ -368,6 +368,24 @@ export const unixAbstract = (name: string): Result.Result<UnixAbstract, InvalidI
  */
 export const fromString = (input: string): Result.Result<SockAddr, InvalidInput.InvalidInput> => {
   if (typeof input !== "string") return invalid(input, "expected a string")
+  // A program connects to a few addresses many times, often written as strings: parsing one
+  // on every connect cost a tenth of a loopback connect. Addresses are immutable, so a parse
+  // is kept (the cache is bounded and only holds successes).
+  let parsed = parsedStrings.get(input)
+  if (parsed === undefined) {
+    const result = parseString(input)
+    if (Result.isFailure(result)) return result
+    if (parsedStrings.size >= maxParsedStrings) parsedStrings.clear()
+    parsedStrings.set(input, result)
+    parsed = result
+  }
+  return parsed
+}
+
+const maxParsedStrings = 256
+const parsedStrings = new Map<string, Result.Result<SockAddr, InvalidInput.InvalidInput>>()
+
+const parseString = (input: string): Result.Result<SockAddr, InvalidInput.InvalidInput> => {
   if (input === "unspec") return Result.succeed(unspec)
   if (input.startsWith("unix:")) {
     const rest = input.slice(5)

@@ -58,6 +58,20 @@ const anyInet: Arbitrary.Arbitrary<SockAddr.Inet> = Arbitrary.flatMap(int(0, 1),
 )
 
 describe("SockAddr", () => {
+  it("a string parsed again is the same value, and stays right past the cache's bound", () => {
+    const first = Result.getOrThrow(SockAddr.fromString("127.0.0.1:5432"))
+    assert.strictEqual(Result.getOrThrow(SockAddr.fromString("127.0.0.1:5432")), first)
+    // Far more distinct strings than the cache holds; failures are never kept.
+    for (let port = 1; port <= 1000; port++) {
+      assert.strictEqual(SockAddr.format(Result.getOrThrow(SockAddr.fromString(`[::1]:${port}`))), `[::1]:${port}`)
+    }
+    assert.isTrue(Result.isFailure(SockAddr.fromString("127.0.0.1:99999")))
+    assert.isTrue(Result.isFailure(SockAddr.fromString("127.0.0.1:99999")))
+    const again = Result.getOrThrow(SockAddr.fromString("127.0.0.1:5432"))
+    assert.isTrue(Equal.equals(again, first))
+    assert.strictEqual(SockAddr.format(again), "127.0.0.1:5432")
+  })
+
   describe("round trips", () => {
     const variants = {
       IPv4: SockAddr.arbitraryInetV4,

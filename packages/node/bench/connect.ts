@@ -18,7 +18,9 @@
  * rate moved by up to 25% depending on which others ran beside it.
  *
  * Implementations: raw `node:net` (promises); the same raw operation wrapped in an Effect (the
- * cost of Effect's runtime alone: a fiber per connect); dial with the address parsed once;
+ * cost of Effect's runtime alone: a fiber per connect); raw `node:net` as a scoped Effect (one
+ * callback to connect, one scope finalizer to close: the floor for a scoped Effect socket); dial
+ * with the address parsed once;
  * dial with the address as a string, parsed on every connect; `NodeSocket.makeNet`.
  *
  * A program, not a test: it prints a table and, with `--out`, writes it as Markdown.
@@ -28,6 +30,7 @@ import { NodeNetwork } from "@dial/node"
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
+import * as Scope from "effect/Scope"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
@@ -176,6 +179,49 @@ const rawInEffect: Implementation = {
     )
 }
 
+/** One raw connect as a callback: the socket once connected, Node's error once the failed socket closed. */
+const rawConnect = (port: number) =>
+  Effect.callback<Net.Socket, NodeJS.ErrnoException>((resume) => {
+    const socket = Net.connect({ host, port })
+    const onConnect = () => resume(Effect.succeed(socket))
+    socket.once("connect", onConnect)
+    socket.once("error", (error: NodeJS.ErrnoException) => {
+      socket.off("connect", onConnect)
+      socket.once("close", () => resume(Effect.fail(error)))
+    })
+    return Effect.callback<void>((closed) => {
+      socket.once("close", () => closed(Effect.void))
+      socket.destroy()
+    })
+  })
+
+const rawClose = (socket: Net.Socket) =>
+  Effect.callback<void>((closed) => {
+    if (socket.closed) return closed(Effect.void)
+    socket.once("close", () => closed(Effect.void))
+    socket.destroy()
+  })
+
+// The fewest Effect steps a scoped socket can take: one callback to connect, one finalizer to
+// close, in the caller's scope. No state, no typed errors: a floor, not a library.
+const rawScoped: Implementation = {
+  name: "node:net, scoped Effect",
+  run: (port, outcome, count, concurrency, deadline) => {
+    const connect = Effect.scoped(
+      Effect.flatMap(Effect.scope, (scope) =>
+        Effect.flatMap(rawConnect(port), (socket) => Scope.addFinalizer(scope, rawClose(socket)))
+      )
+    )
+    const operation =
+      outcome === "connect"
+        ? connect
+        : Effect.flatMap(Effect.flip(connect), (error) =>
+            error.code === "ECONNREFUSED" ? Effect.void : Effect.fail(error)
+          )
+    return runEffect(operation, unprovided, count, concurrency, deadline)
+  }
+}
+
 const dialWith = (name: string, address: (port: number) => SockAddr.Input): Implementation => ({
   name,
   run: (port, outcome, count, concurrency, deadline) => {
@@ -199,7 +245,7 @@ const nodeSocket: Implementation = {
   }
 }
 
-const implementations: ReadonlyArray<Implementation> = [raw, rawInEffect, dial, dialString, nodeSocket]
+const implementations: ReadonlyArray<Implementation> = [raw, rawInEffect, rawScoped, dial, dialString, nodeSocket]
 
 interface Case {
   readonly name: string
@@ -302,7 +348,7 @@ const main = async () => {
     server.stop()
   }
   const names = implementations.map((impl) => impl.name)
-  const compared = ["node:net", "node:net in Effect", "NodeSocket.makeNet"]
+  const compared = ["node:net", "node:net, scoped Effect", "NodeSocket.makeNet"]
   const header = ["case", ...names.map((name) => `${name} (ops/s)`), ...compared.map((name) => `dial / ${name}`)]
   const rows = cases.map((c) => {
     const rate = (name: string) => median(rates.get(`${c.name}/${name}`) ?? [0])
@@ -330,6 +376,7 @@ const main = async () => {
         "",
         "- **node:net**: `net.connect`, destroy on 'connect', done on 'close' (promises, no Effect).",
         "- **node:net in Effect**: the same operation in `Effect.tryPromise`: what a fiber per connect costs.",
+        "- **node:net, scoped Effect**: `net.connect` in one `Effect.callback`, closed by a finalizer of the caller's scope: the fewest Effect steps a scoped socket can take (no state, no typed errors). The floor for any Effect socket library used as dial is.",
         '- **dial**: `Network.open("stream")` + `connect(address)` in a scope, the address parsed once.',
         '- **dial, string address**: the same with `"127.0.0.1:port"` parsed on every connect.',
         "- **NodeSocket.makeNet**: Effect's own socket, connected by acquiring its reader.",
