@@ -13,6 +13,7 @@ import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import * as Result from "effect/Result"
 import * as Scope from "effect/Scope"
+import type * as Socket from "effect/socket/Socket"
 import * as ConnectError from "../ConnectError.ts"
 import * as DialError from "../DialError.ts"
 import * as InvalidInput from "../InvalidInput.ts"
@@ -130,6 +131,234 @@ export const make = <T extends Transport.SocketType>(
     makeIn(scopeOf(fiber), transport, type, options)
   )
 
+const familyOf = (address: Concrete): string => (address._tag === "Inet" ? address.family : "unix")
+
+type Endpoints = Transport.StreamConnection | { readonly local: SockAddr.SockAddr; readonly peer: SockAddr.SockAddr }
+
+/**
+ * One handle. A class, so that opening one allocates an object and three closures rather than
+ * a closure and an Effect per member (1.8 KB per handle, the largest allocation of a refused
+ * connect): members used rarely are getters that build their Effect when read. `connect`,
+ * `send` and the finalizer are own properties, so they work unbound.
+ */
+abstract class HandleImpl {
+  current: SocketHandle.State = idle
+  stream: Transport.StreamConnection | undefined = undefined
+  endpoint: Transport.DatagramEndpoint | undefined = undefined
+  endpointFamily: string | undefined = undefined
+  readonly transport: Transport.Transport
+  readonly type: Transport.SocketType
+  readonly options: Transport.SocketOptions
+  readonly connect: (
+    input: SockAddr.Input,
+    options?: SocketHandle.ConnectOptions
+  ) => Effect.Effect<void, SocketHandle.ConnectFailure>
+  readonly close: Effect.Effect<void>
+
+  constructor(transport: Transport.Transport, type: Transport.SocketType, options: Transport.SocketOptions) {
+    this.transport = transport
+    this.type = type
+    this.options = options
+    this.connect = (input, connectOptions) => Effect.suspend(() => this.connectNow(input, connectOptions))
+    // A handle has a stream or an endpoint, never both.
+    this.close = Effect.suspend(() => {
+      this.current = closed
+      const current = this.stream ?? this.endpoint
+      this.stream = undefined
+      this.endpoint = undefined
+      this.endpointFamily = undefined
+      return current === undefined ? Effect.void : current.close
+    })
+  }
+
+  get state(): Effect.Effect<SocketHandle.State> {
+    return Effect.sync(() => {
+      // Read while the socket is surely open: the value may outlive it.
+      if (this.current._tag === "Connected") void this.current.local
+      return this.current
+    })
+  }
+
+  get disconnect(): Effect.Effect<void, ConnectError.ConnectError> {
+    return Effect.suspend(() => {
+      switch (this.current._tag) {
+        case "Closed":
+          return Effect.fail(ConnectError.make("EBADF", this.contextFor(undefined)))
+        case "Connecting":
+          return Effect.fail(ConnectError.make("EALREADY", this.contextFor(this.current.address)))
+      }
+      if (this.type === "datagram") return this.dissolve()
+      this.current = idle
+      const current = this.stream
+      this.stream = undefined
+      return current === undefined ? Effect.void : current.close
+    })
+  }
+
+  get localAddress(): Effect.Effect<Option.Option<SockAddr.SockAddr>> {
+    return Effect.suspend(() => {
+      if (this.current._tag === "Connected") return Effect.succeed(Option.some(this.current.local))
+      if (this.endpoint !== undefined) return Effect.map(this.endpoint.localAddress, Option.fromUndefinedOr)
+      return Effect.succeed(Option.none())
+    })
+  }
+
+  get peerAddress(): Effect.Effect<Option.Option<SockAddr.SockAddr>> {
+    return Effect.sync(() => (this.current._tag === "Connected" ? Option.some(this.current.peer) : Option.none()))
+  }
+
+  contextFor(address: SockAddr.SockAddr | undefined): ConnectError.Context {
+    return { address, localAddress: this.current._tag === "Connected" ? this.current.local : this.options.local }
+  }
+
+  notConnected(syscall: ConnectError.Syscall): ConnectError.ConnectError {
+    return this.current._tag === "Closed"
+      ? ConnectError.make("EBADF", { syscall })
+      : ConnectError.make("ENOTCONN", { syscall, localAddress: this.options.local })
+  }
+
+  dropEndpoint(): Effect.Effect<void> {
+    const current = this.endpoint
+    this.endpoint = undefined
+    this.endpointFamily = undefined
+    return current === undefined ? Effect.void : current.close
+  }
+
+  dissolve(): Effect.Effect<void, ConnectError.ConnectError> {
+    if (this.endpoint === undefined || this.current._tag !== "Connected") {
+      if (this.current._tag === "Failed") this.current = idle
+      return Effect.void
+    }
+    return Effect.tap(this.endpoint.disconnect, () =>
+      Effect.sync(() => {
+        this.current = idle
+      })
+    )
+  }
+
+  /** The transport's move for one attempt; the state bookkeeping is `connectNow`'s. */
+  abstract attempt(address: Concrete, wasConnected: boolean): Effect.Effect<Endpoints, SocketHandle.ConnectFailure>
+
+  connectNow(
+    input: SockAddr.Input,
+    connectOptions: SocketHandle.ConnectOptions | undefined
+  ): Effect.Effect<void, SocketHandle.ConnectFailure> {
+    const type = this.type
+    const validated = validate(type, this.options.local, input, connectOptions)
+    if (Result.isFailure(validated)) return Effect.fail(validated.failure)
+    const { address, deadline, signal } = validated.success
+    switch (this.current._tag) {
+      case "Closed":
+        return Effect.fail(ConnectError.make("EBADF", this.contextFor(address)))
+      case "Connecting":
+        return Effect.fail(ConnectError.make("EALREADY", this.contextFor(address)))
+      case "Connected":
+        if (type !== "datagram") return Effect.fail(ConnectError.make("EISCONN", this.contextFor(address)))
+    }
+    if (address._tag === "Unspec") return this.dissolve()
+    // Checked before any move, as the kernel does: the socket keeps its family and its peer.
+    if (type === "datagram" && this.endpoint !== undefined && this.endpointFamily !== familyOf(address)) {
+      return Effect.fail(ConnectError.make("EAFNOSUPPORT", this.contextFor(address)))
+    }
+    // An already aborted signal: nothing is attempted, nothing changes.
+    if (signal?.aborted === true) {
+      return Effect.fail(ConnectError.make("EINTR", { ...this.contextFor(address), cause: signal.reason }))
+    }
+    const wasConnected = this.current._tag === "Connected"
+    const connecting: SocketHandle.State = { _tag: "Connecting", address }
+    this.current = connecting
+    let effect = this.attempt(address, wasConnected)
+    if (signal !== undefined) effect = Effect.raceFirst(effect, abortedBy(signal, this.contextFor(address)))
+    if (deadline !== undefined) {
+      const localAddress = this.options.local
+      effect = Effect.timeoutOrElse(effect, {
+        duration: deadline,
+        orElse: () => Effect.fail(DialError.deadlineExceeded({ deadline, address, localAddress }))
+      })
+    }
+    // Every transition happens in onExit, which runs uninterruptibly: an interruption right
+    // after the attempt succeeded can never leave the handle stuck in Connecting. Only
+    // close() moves the state while this fiber connects.
+    return Effect.onExit(effect, (exit): Effect.Effect<void, ConnectError.ConnectError> => {
+      const owned = this.current === connecting
+      if (Exit.isSuccess(exit)) {
+        if (owned) {
+          if (type !== "datagram") this.stream = exit.value as Transport.StreamConnection
+          this.current = connectedTo(exit.value)
+          return Effect.void
+        }
+        // The handle was closed while this fiber connected: nothing may outlive it.
+        const closing = type === "datagram" ? Effect.void : (exit.value as Transport.StreamConnection).close
+        return Effect.andThen(closing, Effect.fail(ConnectError.make("EBADF", this.contextFor(address))))
+      }
+      // The attempt's socket is gone (a stream's never reached the handle). A later connect
+      // starts afresh (connect(2), NOTES).
+      if (!owned) return Effect.void
+      const error = Cause.findErrorOption(exit.cause)
+      this.current = Option.isSome(error) ? { _tag: "Failed", address, error: error.value } : idle
+      return type === "datagram" ? this.dropEndpoint() : Effect.void
+    })
+  }
+}
+
+class StreamHandleImpl extends HandleImpl {
+  get socket(): Effect.Effect<Socket.Socket, ConnectError.ConnectError> {
+    return Effect.suspend(() =>
+      this.current._tag === "Connected" && this.stream !== undefined
+        ? Effect.succeed(this.stream.socket)
+        : Effect.fail(this.notConnected("recv"))
+    )
+  }
+
+  attempt(address: Concrete): Effect.Effect<Endpoints, SocketHandle.ConnectFailure> {
+    return this.transport.connectStream({ type: this.type as "stream" | "seqpacket", address, options: this.options })
+  }
+}
+
+class DatagramHandleImpl extends HandleImpl {
+  readonly send: (data: Uint8Array) => Effect.Effect<void, ConnectError.ConnectError>
+
+  constructor(transport: Transport.Transport, options: Transport.SocketOptions) {
+    super(transport, "datagram", options)
+    this.send = (data) =>
+      Effect.suspend(() =>
+        this.current._tag === "Connected" && this.endpoint !== undefined
+          ? this.endpoint.send(data)
+          : Effect.fail(this.notConnected("send"))
+      )
+  }
+
+  get receive(): Effect.Effect<Uint8Array, ConnectError.ConnectError> {
+    return Effect.suspend(() =>
+      this.current._tag === "Connected" && this.endpoint !== undefined
+        ? this.endpoint.receive
+        : Effect.fail(this.notConnected("recv"))
+    )
+  }
+
+  attempt(address: Concrete, wasConnected: boolean): Effect.Effect<Endpoints, SocketHandle.ConnectFailure> {
+    const self = this
+    return Effect.gen(function* () {
+      if (self.endpoint !== undefined && wasConnected) yield* self.endpoint.disconnect
+      if (self.endpoint === undefined) {
+        const opened = yield* self.transport.openDatagram({ address, options: self.options })
+        // The handle may have closed while the socket opened (a local bind takes a turn of
+        // the event loop): nothing may outlive the handle.
+        if (self.current._tag === "Closed") {
+          yield* opened.close
+          return yield* ConnectError.make("EBADF", self.contextFor(address))
+        }
+        self.endpoint = opened
+        self.endpointFamily = familyOf(address)
+      }
+      if (address._tag !== "Inet") {
+        return yield* DialError.unsupported("unix datagram sockets", self.transport.platform)
+      }
+      return yield* self.endpoint.connect(address)
+    })
+  }
+}
+
 /** Makes a handle in `scope` now; the caller runs this once per execution (inside `withFiber`). */
 export const makeIn = <T extends Transport.SocketType>(
   scope: Scope.Scope,
@@ -137,204 +366,9 @@ export const makeIn = <T extends Transport.SocketType>(
   type: T,
   options: Transport.SocketOptions
 ): Effect.Effect<SocketHandle.HandleOf<T>> => {
-  let state: SocketHandle.State = idle
-  let stream: Transport.StreamConnection | undefined
-  let endpoint: Transport.DatagramEndpoint | undefined
-  let endpointFamily: string | undefined
-  const local = options.local
-
-  const contextFor = (address: SockAddr.SockAddr | undefined): ConnectError.Context => ({
-    address,
-    localAddress: state._tag === "Connected" ? state.local : local
-  })
-
-  const dropEndpoint = Effect.suspend(() => {
-    const current = endpoint
-    endpoint = undefined
-    endpointFamily = undefined
-    return current === undefined ? Effect.void : current.close
-  })
-
-  const dropStream = Effect.suspend(() => {
-    const current = stream
-    stream = undefined
-    return current === undefined ? Effect.void : current.close
-  })
-
-  const familyOf = (address: Concrete): string => (address._tag === "Inet" ? address.family : "unix")
-
-  // The transport's move for one attempt; state bookkeeping is the caller's (a stream's
-  // connection is kept there too, on success).
-  const attempt = (
-    address: Concrete,
-    wasConnected: boolean
-  ): Effect.Effect<
-    Transport.StreamConnection | { readonly local: SockAddr.SockAddr; readonly peer: SockAddr.SockAddr },
-    SocketHandle.ConnectFailure
-  > => {
-    if (type !== "datagram") {
-      return transport.connectStream({ type: type as "stream" | "seqpacket", address, options })
-    }
-    return Effect.gen(function* () {
-      if (endpoint !== undefined && wasConnected) yield* endpoint.disconnect
-      if (endpoint === undefined) {
-        const opened = yield* transport.openDatagram({ address, options })
-        // The handle may have closed while the socket opened (a local bind takes a turn of
-        // the event loop): nothing may outlive the handle.
-        if (state._tag === "Closed") {
-          yield* opened.close
-          return yield* ConnectError.make("EBADF", contextFor(address))
-        }
-        endpoint = opened
-        endpointFamily = familyOf(address)
-      }
-      if (address._tag !== "Inet") {
-        return yield* DialError.unsupported("unix datagram sockets", transport.platform)
-      }
-      return yield* endpoint.connect(address)
-    })
-  }
-
-  const connect = (input: SockAddr.Input, connectOptions?: SocketHandle.ConnectOptions) =>
-    Effect.suspend((): Effect.Effect<void, SocketHandle.ConnectFailure> => {
-      const validated = validate(type, local, input, connectOptions)
-      if (Result.isFailure(validated)) return Effect.fail(validated.failure)
-      const { address, deadline, signal } = validated.success
-      switch (state._tag) {
-        case "Closed":
-          return Effect.fail(ConnectError.make("EBADF", contextFor(address)))
-        case "Connecting":
-          return Effect.fail(ConnectError.make("EALREADY", contextFor(address)))
-        case "Connected":
-          if (type !== "datagram") return Effect.fail(ConnectError.make("EISCONN", contextFor(address)))
-      }
-      if (address._tag === "Unspec") return dissolve
-      // Checked before any move, as the kernel does: the socket keeps its family and its peer.
-      if (type === "datagram" && endpoint !== undefined && endpointFamily !== familyOf(address)) {
-        return Effect.fail(ConnectError.make("EAFNOSUPPORT", contextFor(address)))
-      }
-      // An already aborted signal: nothing is attempted, nothing changes.
-      if (signal?.aborted === true) {
-        return Effect.fail(ConnectError.make("EINTR", { ...contextFor(address), cause: signal.reason }))
-      }
-      const wasConnected = state._tag === "Connected"
-      const connecting: SocketHandle.State = { _tag: "Connecting", address }
-      state = connecting
-      const context = contextFor(address)
-      let effect = attempt(address, wasConnected)
-      if (signal !== undefined) effect = Effect.raceFirst(effect, abortedBy(signal, context))
-      if (deadline !== undefined) {
-        effect = Effect.timeoutOrElse(effect, {
-          duration: deadline,
-          orElse: () => Effect.fail(DialError.deadlineExceeded({ deadline, address, localAddress: local }))
-        })
-      }
-      // Every transition happens in onExit, which runs uninterruptibly: an interruption right
-      // after the attempt succeeded can never leave the handle stuck in Connecting. Only
-      // close() moves the state while this fiber connects.
-      return Effect.onExit(effect, (exit): Effect.Effect<void, ConnectError.ConnectError> => {
-        const owned = state === connecting
-        if (Exit.isSuccess(exit)) {
-          if (owned) {
-            if (type !== "datagram") stream = exit.value as Transport.StreamConnection
-            state = connectedTo(exit.value)
-            return Effect.void
-          }
-          // The handle was closed while this fiber connected: nothing may outlive it.
-          const closing = type === "datagram" ? Effect.void : (exit.value as Transport.StreamConnection).close
-          return Effect.andThen(closing, Effect.fail(ConnectError.make("EBADF", context)))
-        }
-        // The attempt's socket is gone (a stream's never reached the handle). A later connect
-        // starts afresh (connect(2), NOTES).
-        if (!owned) return Effect.void
-        const error = Cause.findErrorOption(exit.cause)
-        state = Option.isSome(error) ? { _tag: "Failed", address, error: error.value } : idle
-        return type === "datagram" ? dropEndpoint : Effect.void
-      })
-    })
-
-  const dissolve = Effect.suspend(() => {
-    if (endpoint === undefined || state._tag !== "Connected") {
-      if (state._tag === "Failed") state = idle
-      return Effect.void
-    }
-    return Effect.tap(endpoint.disconnect, () =>
-      Effect.sync(() => {
-        state = idle
-      })
-    )
-  })
-
-  const disconnect = Effect.suspend((): Effect.Effect<void, ConnectError.ConnectError> => {
-    switch (state._tag) {
-      case "Closed":
-        return Effect.fail(ConnectError.make("EBADF", contextFor(undefined)))
-      case "Connecting":
-        return Effect.fail(ConnectError.make("EALREADY", contextFor(state.address)))
-    }
-    if (type === "datagram") return dissolve
-    state = idle
-    return dropStream
-  })
-
-  // A handle has a stream or an endpoint, never both; this is dropStream and dropEndpoint in
-  // one step, as it runs for every handle.
-  const close = Effect.suspend(() => {
-    state = closed
-    const current = stream ?? endpoint
-    stream = undefined
-    endpoint = undefined
-    endpointFamily = undefined
-    return current === undefined ? Effect.void : current.close
-  })
-
-  const notConnected = (syscall: ConnectError.Syscall) =>
-    state._tag === "Closed"
-      ? ConnectError.make("EBADF", { syscall })
-      : ConnectError.make("ENOTCONN", { syscall, localAddress: local })
-
-  const base: SocketHandle.Handle = {
-    type,
-    state: Effect.sync(() => {
-      if (state._tag === "Connected") void state.local
-      return state
-    }),
-    connect,
-    disconnect,
-    localAddress: Effect.suspend(() => {
-      if (state._tag === "Connected") return Effect.succeed(Option.some(state.local))
-      if (endpoint !== undefined) return Effect.map(endpoint.localAddress, Option.fromUndefinedOr)
-      return Effect.succeed(Option.none())
-    }),
-    peerAddress: Effect.sync(() => (state._tag === "Connected" ? Option.some(state.peer) : Option.none()))
-  }
-
-  const handle: SocketHandle.StreamHandle | SocketHandle.DatagramHandle =
-    type === "datagram"
-      ? {
-          ...base,
-          type: "datagram",
-          send: (data: Uint8Array) =>
-            Effect.suspend(() =>
-              state._tag === "Connected" && endpoint !== undefined
-                ? endpoint.send(data)
-                : Effect.fail(notConnected("send"))
-            ),
-          receive: Effect.suspend(() =>
-            state._tag === "Connected" && endpoint !== undefined ? endpoint.receive : Effect.fail(notConnected("recv"))
-          )
-        }
-      : {
-          ...base,
-          type: type as "stream" | "seqpacket",
-          socket: Effect.suspend(() =>
-            state._tag === "Connected" && stream !== undefined
-              ? Effect.succeed(stream.socket)
-              : Effect.fail(notConnected("recv"))
-          )
-        }
-
+  const handle =
+    type === "datagram" ? new DatagramHandleImpl(transport, options) : new StreamHandleImpl(transport, type, options)
   // Scope.addFinalizer, not Effect.addFinalizer: close needs no context, and capturing and
   // merging the opener's context on every handle was a third of a fake connect's cost.
-  return Effect.as(Scope.addFinalizer(scope, close), handle as SocketHandle.HandleOf<T>)
+  return Effect.as(Scope.addFinalizer(scope, handle.close), handle as unknown as SocketHandle.HandleOf<T>)
 }
