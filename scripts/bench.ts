@@ -50,9 +50,10 @@ const header = `# Benchmarks
 
 Measured ${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} cores (${cpu}), ${Math.round(os.totalmem() / 2 ** 30)} GiB,
 Linux ${os.release()}, Node ${process.version}. Every figure below comes from one run of
-\`bash scripts/dev.sh bench\`, which regenerates this page; the programs run each contender in
-the same process run, so the ratios compare like with like. Loopback only, or a network
-namespace the benchmark creates.
+\`bash scripts/dev.sh bench\`, which regenerates this page; each program runs its contenders in
+the same run, in rotating rounds, so the ratios compare like with like (the connect benchmark
+gives each contender a process of its own). Loopback only, or a network namespace the
+benchmark creates.
 `
 writeFileSync(path.join(root, "docs", "benchmarks.md"), `${header}\n${sections.join("\n")}`)
 console.error("bench: wrote docs/benchmarks.md")
