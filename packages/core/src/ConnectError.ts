@@ -577,6 +577,18 @@ const describe = (syscall: Syscall, code: string, context: Context, meaning: str
   return `${syscall} ${code}${where}${local}: ${meaning}`
 }
 
+/** The fields every errno error is built from; `UnknownErrno` adds its `code`. */
+interface Props {
+  code?: string
+  errno?: number
+  syscall: Syscall
+  address?: SockAddr.SockAddr
+  localAddress?: SockAddr.SockAddr
+  meaning: string
+  message: string
+  cause?: unknown
+}
+
 // The optional fields are left out rather than set to undefined (the Schema would encode them
 // as present), and added one by one rather than deleted: a `delete` turns the object into a
 // slow dictionary.
@@ -586,14 +598,11 @@ const fieldsOf = (
   meaning: string,
   message: string,
   context: Context
-): Record<string, unknown> => {
-  const props: Record<string, unknown> = {}
+): Props => {
+  const props: Props = { syscall, meaning, message }
   if (errno !== undefined) props.errno = errno
-  props.syscall = syscall
   if (context.address !== undefined) props.address = context.address
   if (context.localAddress !== undefined) props.localAddress = context.localAddress
-  props.meaning = meaning
-  props.message = message
   if (context.cause !== undefined) props.cause = context.cause
   return props
 }
@@ -618,7 +627,7 @@ const fieldsOf = (
 export const make = <K extends Errno.Name>(name: K, context: Context = {}): ByName[K] => {
   const row = Errno.info(name)
   const syscall = context.syscall ?? "connect"
-  const Class = classes[name] as unknown as new (props: object) => ByName[K]
+  const Class = classes[name] as unknown as new (props: Props) => ByName[K]
   const props = fieldsOf(row.number, syscall, row.meaning, describe(syscall, name, context, row.meaning), context)
   return stackless(() => new Class(props))
 }
@@ -644,8 +653,7 @@ export const unknown = (
   const meaning = `an error the library has no tag for (${code})`
   const errno = context.errno === undefined ? undefined : Math.abs(context.errno)
   const props = fieldsOf(errno, syscall, meaning, describe(syscall, code, context, meaning), context)
-  props.code = code
-  return stackless(() => new UnknownErrno(props as ConstructorParameters<typeof UnknownErrno>[0]))
+  return stackless(() => new UnknownErrno({ ...props, code }))
 }
 
 const classByTag: Readonly<Record<string, Function>> = { ...classes, UnknownErrno }

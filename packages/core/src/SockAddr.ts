@@ -370,14 +370,17 @@ export const fromString = (input: string): Result.Result<SockAddr, InvalidInput.
   if (typeof input !== "string") return invalid(input, "expected a string")
   // A program connects to a few addresses many times, often written as strings: parsing one
   // on every connect cost a tenth of a loopback connect. Addresses are immutable, so a parse
-  // is kept (the cache is bounded and only holds successes).
+  // is kept (the cache is bounded and only holds successes), frozen, since every later parse
+  // of the string shares it.
   let parsed = parsedStrings.get(input)
   if (parsed === undefined) {
     const result = parseString(input)
     if (Result.isFailure(result)) return result
     if (parsedStrings.size >= maxParsedStrings) parsedStrings.clear()
-    parsedStrings.set(input, result)
-    parsed = result
+    const address = result.success
+    if (address._tag === "Inet") Object.freeze(address.address)
+    parsed = Object.freeze(Result.succeed(Object.freeze(address)))
+    parsedStrings.set(input, parsed)
   }
   return parsed
 }

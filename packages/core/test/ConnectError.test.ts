@@ -3,6 +3,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
+import * as ChildProcess from "node:child_process"
 import { ConnectError, Errno, InvalidInput, SockAddr } from "../src/index.ts"
 
 // The class of a tag, widened so `instanceof` accepts any of them.
@@ -63,6 +64,21 @@ describe("ConnectError", () => {
     assert.strictEqual(unknown.stack, `UnknownErrno: ${unknown.message}`)
     assert.strictEqual(Error.stackTraceLimit, limit)
     assert.include(new Error("other errors keep theirs").stack, "\n    at ")
+  })
+
+  it("where Error.stackTraceLimit is frozen, errors are still built (with their stack)", () => {
+    const index = new URL("../src/index.ts", import.meta.url).href
+    const script = `
+      const { ConnectError } = await import(${JSON.stringify(index)})
+      const error = ConnectError.make("ECONNREFUSED")
+      console.log(JSON.stringify({ tag: error._tag, frozen: Object.isFrozen(Error) }))
+    `
+    const output = ChildProcess.execFileSync(
+      process.execPath,
+      ["--frozen-intrinsics", "--no-warnings", "--input-type=module", "-e", script],
+      { encoding: "utf8", timeout: 30_000 }
+    )
+    assert.deepStrictEqual(JSON.parse(output.trim()), { tag: "ECONNREFUSED", frozen: true })
   })
 
   it("isConnectError is false for look-alikes and other errors", () => {

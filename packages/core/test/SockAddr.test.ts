@@ -61,6 +61,18 @@ describe("SockAddr", () => {
   it("a string parsed again is the same value, and stays right past the cache's bound", () => {
     const first = Result.getOrThrow(SockAddr.fromString("127.0.0.1:5432"))
     assert.strictEqual(Result.getOrThrow(SockAddr.fromString("127.0.0.1:5432")), first)
+    // Shared, so frozen: a careless write cannot change what the next parse returns.
+    assert.throws(() => {
+      ;(first as { _tag: string })._tag = "Unspec"
+    })
+    assert.throws(() => {
+      ;(first as { address: unknown }).address = null
+    })
+    if (first._tag === "Inet") {
+      assert.throws(() => {
+        ;(first.address as { port: number }).port = 1
+      })
+    }
     // Far more distinct strings than the cache holds; failures are never kept.
     for (let port = 1; port <= 1000; port++) {
       assert.strictEqual(SockAddr.format(Result.getOrThrow(SockAddr.fromString(`[::1]:${port}`))), `[::1]:${port}`)

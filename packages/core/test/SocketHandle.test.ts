@@ -174,6 +174,18 @@ const assertState = (state: SocketHandle.State, tag: SocketHandle.State["_tag"])
 // ---------------------------------------------------------------------------
 
 describe("SocketHandle (over a fake transport)", () => {
+  it.effect("connect succeeds with nothing: the transport's connection never reaches the caller", () =>
+    Effect.gen(function* () {
+      const { kernel, handle } = yield* setup("stream")
+      kernel.script.push({ _tag: "Accept" })
+      const result: unknown = yield* handle.connect("127.0.0.1:80")
+      assert.isUndefined(result)
+      const datagram = yield* setup("datagram")
+      const associated: unknown = yield* datagram.handle.connect("127.0.0.1:53")
+      assert.isUndefined(associated)
+    })
+  )
+
   describe("stream", () => {
     it.effect("connects: Idle -> Connecting -> Connected, with local and peer addresses", () =>
       Effect.gen(function* () {

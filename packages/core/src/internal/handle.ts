@@ -141,7 +141,7 @@ type Endpoints = Transport.StreamConnection | { readonly local: SockAddr.SockAdd
  * connect): members used rarely are getters that build their Effect when read. `connect`,
  * `send` and the finalizer are own properties, so they work unbound.
  */
-abstract class HandleImpl {
+abstract class HandleImpl implements SocketHandle.Handle {
   current: SocketHandle.State = idle
   stream: Transport.StreamConnection | undefined = undefined
   endpoint: Transport.DatagramEndpoint | undefined = undefined
@@ -278,8 +278,9 @@ abstract class HandleImpl {
     }
     // Every transition happens in onExit, which runs uninterruptibly: an interruption right
     // after the attempt succeeded can never leave the handle stuck in Connecting. Only
-    // close() moves the state while this fiber connects.
-    return Effect.onExit(effect, (exit): Effect.Effect<void, ConnectError.ConnectError> => {
+    // close() moves the state while this fiber connects. The connection is the handle's, never
+    // the caller's: connect succeeds with nothing.
+    const transition = Effect.onExit(effect, (exit): Effect.Effect<void, ConnectError.ConnectError> => {
       const owned = this.current === connecting
       if (Exit.isSuccess(exit)) {
         if (owned) {
@@ -298,10 +299,13 @@ abstract class HandleImpl {
       this.current = Option.isSome(error) ? { _tag: "Failed", address, error: error.value } : idle
       return type === "datagram" ? this.dropEndpoint() : Effect.void
     })
+    return Effect.asVoid(transition)
   }
 }
 
-class StreamHandleImpl extends HandleImpl {
+class StreamHandleImpl extends HandleImpl implements SocketHandle.StreamHandle {
+  declare readonly type: "stream" | "seqpacket"
+
   get socket(): Effect.Effect<Socket.Socket, ConnectError.ConnectError> {
     return Effect.suspend(() =>
       this.current._tag === "Connected" && this.stream !== undefined
@@ -315,7 +319,9 @@ class StreamHandleImpl extends HandleImpl {
   }
 }
 
-class DatagramHandleImpl extends HandleImpl {
+class DatagramHandleImpl extends HandleImpl implements SocketHandle.DatagramHandle {
+  declare readonly type: "datagram"
+
   readonly send: (data: Uint8Array) => Effect.Effect<void, ConnectError.ConnectError>
 
   constructor(transport: Transport.Transport, options: Transport.SocketOptions) {

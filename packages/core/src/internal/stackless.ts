@@ -5,8 +5,12 @@
  * show Node's event emitter and the fiber runtime, while `syscall`, `address` and the fiber's
  * spans say where it came from. Capturing them was most of the cost of a refused connect
  * (about 5 µs of V8 stack walking per error), so they are not captured.
+ *
+ * Where `Error.stackTraceLimit` cannot be written (frozen intrinsics, hardened runtimes), the
+ * error is built as usual, with its stack: never a throw instead of a typed error.
  */
 export const stackless = <A>(build: () => A): A => {
+  if (!canSetLimit) return build()
   const limit = Error.stackTraceLimit
   Error.stackTraceLimit = 0
   try {
@@ -15,3 +19,9 @@ export const stackless = <A>(build: () => A): A => {
     Error.stackTraceLimit = limit
   }
 }
+
+const canSetLimit = ((): boolean => {
+  const descriptor = Object.getOwnPropertyDescriptor(Error, "stackTraceLimit")
+  if (descriptor === undefined) return Object.isExtensible(Error)
+  return Object.hasOwn(descriptor, "writable") ? descriptor.writable === true : descriptor.set !== undefined
+})()
