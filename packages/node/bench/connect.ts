@@ -20,8 +20,8 @@
  * Implementations: raw `node:net` (promises); the same raw operation wrapped in an Effect (the
  * cost of Effect's runtime alone: a fiber per connect); raw `node:net` as a scoped Effect (one
  * callback to connect, one scope finalizer to close: the floor for a scoped Effect socket); dial
- * with the address parsed once;
- * dial with the address as a string, parsed on every connect; `NodeSocket.makeNet`.
+ * with the address parsed once; dial with the address as a string on every connect (as most
+ * programs write it); `NodeSocket.makeNet`.
  *
  * A program, not a test: it prints a table and, with `--out`, writes it as Markdown.
  */
@@ -233,7 +233,7 @@ const dialWith = (name: string, address: (port: number) => SockAddr.Input): Impl
 
 // Parsed once, as a program that connects to one address repeatedly would.
 const dial = dialWith("dial", (port) => Result.getOrThrow(SockAddr.inet(host, port)))
-// Parsed on every connect.
+// A string on every connect, as most programs write it (SockAddr keeps its parses).
 const dialString = dialWith("dial, string address", (port) => `${host}:${port}`)
 
 const nodeSocket: Implementation = {
@@ -378,7 +378,7 @@ const main = async () => {
         "- **node:net in Effect**: the same operation in `Effect.tryPromise`: what a fiber per connect costs.",
         "- **node:net, scoped Effect**: `net.connect` in one `Effect.callback`, closed by a finalizer of the caller's scope: the fewest Effect steps a scoped socket can take (no state, no typed errors). The floor for any Effect socket library used as dial is.",
         '- **dial**: `Network.open("stream")` + `connect(address)` in a scope, the address parsed once.',
-        '- **dial, string address**: the same with `"127.0.0.1:port"` parsed on every connect.',
+        '- **dial, string address**: the same with `"127.0.0.1:port"` as a string on every connect, as most programs write it.',
         "- **NodeSocket.makeNet**: Effect's own socket, connected by acquiring its reader.",
         "",
         "Each implementation runs in its own process, driven by the benchmark over IPC; the server is another process.",
