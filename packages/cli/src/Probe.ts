@@ -27,7 +27,8 @@ import * as Report from "./Report.ts"
  * @since 0.1.0
  */
 export interface Options {
-  readonly deadline: Duration.Input
+  /** How long the attempt may take; none: as long as the kernel takes. */
+  readonly deadline?: Duration.Input | undefined
   readonly type: "stream" | "datagram"
   readonly local?: string | undefined
 }

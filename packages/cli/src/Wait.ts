@@ -8,10 +8,11 @@
  *
  * @since 0.1.0
  */
-import type { Network } from "@dial/core"
+import { InvalidInput, type Network } from "@dial/core"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import type * as AddressResolver from "effect/net/AddressResolver"
 import * as Random from "effect/Random"
 import * as Probe from "./Probe.ts"
@@ -67,7 +68,12 @@ const waitOne = (target: string, options: Options, startedAt: number, deadlineAt
       const remaining = deadlineAt - (yield* Clock.currentTimeMillis)
       const report = yield* Probe.probe(
         target,
-        { type: options.type, local: options.local, deadline: Duration.millis(Math.max(1, remaining)) },
+        {
+          type: options.type,
+          local: options.local,
+          // With no timeout at all, an attempt takes as long as the kernel lets it.
+          deadline: Number.isFinite(remaining) ? Duration.millis(Math.max(1, remaining)) : undefined
+        },
         attempt,
         startedAt
       )
@@ -82,8 +88,26 @@ const waitOne = (target: string, options: Options, startedAt: number, deadlineAt
     }
   })
 
+/** A duration option in milliseconds, or the typed error for it (never a defect). */
+const millisOf = (
+  field: string,
+  input: Duration.Input,
+  allowInfinite: boolean
+): Effect.Effect<number, InvalidInput.InvalidInput> => {
+  // Effect reads a NaN number as zero; a NaN here is a bug upstream, not "no time at all".
+  const decoded = typeof input === "number" && Number.isNaN(input) ? Option.none() : Duration.fromInput(input)
+  if (Option.isSome(decoded) && (allowInfinite || Duration.isFinite(decoded.value))) {
+    const millis = Duration.toMillis(decoded.value)
+    if (millis >= 0) return Effect.succeed(millis)
+  }
+  const expected = allowInfinite ? "a non-negative duration" : "a finite, non-negative duration"
+  return Effect.fail(InvalidInput.make(field, input, `expected ${expected}`))
+}
+
 /**
- * Waits for every target. Never fails: every target ends with a final report.
+ * Waits for every target: every target ends with a final report. Fails only on a malformed
+ * `timeout` (any non-negative duration, infinity included) or `maxDelay` (finite), with
+ * `InvalidInput`, before any connect.
  *
  * @example
  * ```ts
@@ -103,15 +127,15 @@ const waitOne = (target: string, options: Options, startedAt: number, deadlineAt
 export const wait = (
   targets: ReadonlyArray<string>,
   options: Options
-): Effect.Effect<Result, never, Network.Network | AddressResolver.AddressResolver> =>
+): Effect.Effect<Result, InvalidInput.InvalidInput, Network.Network | AddressResolver.AddressResolver> =>
   Effect.gen(function* () {
-    const startedAt = yield* Clock.currentTimeMillis
-    const timeoutMillis = Duration.toMillis(Duration.fromInputUnsafe(options.timeout))
-    const deadlineAt = startedAt + timeoutMillis
+    const timeoutMillis = yield* millisOf("timeout", options.timeout, true)
     const maxDelayMillis = Math.max(
       baseDelayMillis,
-      Duration.toMillis(Duration.fromInputUnsafe(options.maxDelay ?? "40 millis"))
+      yield* millisOf("maxDelay", options.maxDelay ?? "40 millis", false)
     )
+    const startedAt = yield* Clock.currentTimeMillis
+    const deadlineAt = startedAt + timeoutMillis
     const finals = new Map<string, Report.AttemptReport>()
     const outcome = yield* Effect.result(
       Effect.forEach(
