@@ -79,15 +79,7 @@ const parseDuration = (text: string): Duration.Duration | undefined => {
 
 const invalid = (json: boolean, target: string, message: string) =>
   Effect.gen(function* () {
-    const report: Report.AttemptReport = {
-      target,
-      address: null,
-      ok: false,
-      attempt: 0,
-      elapsedMs: 0,
-      final: true,
-      error: { _tag: "InvalidInput", class: "permanent", message }
-    }
+    const report = Report.failure(target, { _tag: "InvalidInput", message }, { attempt: 0, elapsedMs: 0, final: true })
     yield* json ? Console.log(Report.json(report)) : Console.error(`dial: ${message}`)
     yield* setExit(3)
   })

@@ -86,12 +86,5 @@ export const probe = (
         ...(Option.isSome(local) ? { local: SockAddr.format(local.value) } : {})
       }
     }
-    return {
-      target,
-      address: Report.addressOf(outcome.failure),
-      ok: false,
-      attempt,
-      elapsedMs,
-      error: Report.errorReport(outcome.failure)
-    }
+    return Report.failure(target, outcome.failure, { attempt, elapsedMs })
   })

@@ -11,7 +11,7 @@
  *
  * @since 0.1.0
  */
-import { Errno, Retry, SockAddr } from "@dial/core"
+import { type Errno, Retry, SockAddr } from "@dial/core"
 import * as Predicate from "effect/Predicate"
 
 /**
@@ -79,11 +79,7 @@ export interface AttemptReport {
  */
 export const errorReport = (error: unknown): ErrorReport => {
   const tag = Predicate.hasProperty(error, "_tag") && typeof error._tag === "string" ? error._tag : "UnknownError"
-  const errno = Errno.isName(tag)
-    ? Errno.table[tag].number
-    : Predicate.hasProperty(error, "errno") && typeof error.errno === "number"
-      ? error.errno
-      : undefined
+  const errno = Predicate.hasProperty(error, "errno") && typeof error.errno === "number" ? error.errno : undefined
   const syscall =
     Predicate.hasProperty(error, "syscall") && typeof error.syscall === "string" ? error.syscall : undefined
   const message =
@@ -134,6 +130,37 @@ export const exitCode = (error: ErrorReport | undefined): 0 | 1 | 2 | 3 => {
  */
 export const addressOf = (error: unknown): string | null =>
   Predicate.hasProperty(error, "address") && SockAddr.isSockAddr(error.address) ? SockAddr.format(error.address) : null
+
+/**
+ * The report of a failed attempt: the error's report, and the address it names (`null` when it
+ * names none). A synthetic error (`{ _tag, message }`) classes as permanent. `final`, when given,
+ * comes before `error`, as the invalid-input report has always printed it.
+ *
+ * @example
+ * ```ts
+ * import { ConnectError } from "@dial/core"
+ * import { Report } from "@dial/cli"
+ *
+ * Report.failure("127.0.0.1:1", ConnectError.make("ECONNREFUSED"), { attempt: 1, elapsedMs: 2 }).error?.class // "transient"
+ * Report.failure("t", { _tag: "InvalidInput", message: "bad" }, { attempt: 0, elapsedMs: 0, final: true }).address // null
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const failure = (
+  target: string,
+  error: unknown,
+  options: { readonly attempt: number; readonly elapsedMs: number; readonly final?: boolean | undefined }
+): AttemptReport => ({
+  target,
+  address: addressOf(error),
+  ok: false,
+  attempt: options.attempt,
+  elapsedMs: options.elapsedMs,
+  ...(options.final === undefined ? {} : { final: options.final }),
+  error: errorReport(error)
+})
 
 /**
  * A report as one plain line.

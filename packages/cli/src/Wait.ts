@@ -12,11 +12,10 @@ import { InvalidInput, type Network } from "@dial/core"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Option from "effect/Option"
 import type * as AddressResolver from "effect/net/AddressResolver"
 import * as Random from "effect/Random"
 import * as Probe from "./Probe.ts"
-import type * as Report from "./Report.ts"
+import * as Report from "./Report.ts"
 
 /**
  * Options of a wait.
@@ -92,17 +91,18 @@ const waitOne = (target: string, options: Options, startedAt: number, deadlineAt
 const millisOf = (
   field: string,
   input: Duration.Input,
-  allowInfinite: boolean
-): Effect.Effect<number, InvalidInput.InvalidInput> => {
+  infinite: "allow" | "refuse"
+): Effect.Effect<number, InvalidInput.InvalidInput> =>
   // Effect reads a NaN number as zero; a NaN here is a bug upstream, not "no time at all".
-  const decoded = typeof input === "number" && Number.isNaN(input) ? Option.none() : Duration.fromInput(input)
-  if (Option.isSome(decoded) && (allowInfinite || Duration.isFinite(decoded.value))) {
-    const millis = Duration.toMillis(decoded.value)
-    if (millis >= 0) return Effect.succeed(millis)
-  }
-  const expected = allowInfinite ? "a non-negative duration" : "a finite, non-negative duration"
-  return Effect.fail(InvalidInput.make(field, input, `expected ${expected}`))
-}
+  typeof input === "number" && Number.isNaN(input)
+    ? Effect.fail(
+        InvalidInput.make(
+          field,
+          input,
+          infinite === "allow" ? "expected a non-negative duration" : "expected a finite, non-negative duration"
+        )
+      )
+    : Effect.map(Effect.fromResult(InvalidInput.duration(field, input, { infinite })), Duration.toMillis)
 
 /**
  * Waits for every target: every target ends with a final report. Fails only on a malformed
@@ -129,10 +129,10 @@ export const wait = (
   options: Options
 ): Effect.Effect<Result, InvalidInput.InvalidInput, Network.Network | AddressResolver.AddressResolver> =>
   Effect.gen(function* () {
-    const timeoutMillis = yield* millisOf("timeout", options.timeout, true)
+    const timeoutMillis = yield* millisOf("timeout", options.timeout, "allow")
     const maxDelayMillis = Math.max(
       baseDelayMillis,
-      yield* millisOf("maxDelay", options.maxDelay ?? "40 millis", false)
+      yield* millisOf("maxDelay", options.maxDelay ?? "40 millis", "refuse")
     )
     const startedAt = yield* Clock.currentTimeMillis
     const deadlineAt = startedAt + timeoutMillis
@@ -151,18 +151,12 @@ export const wait = (
     const elapsedMs = Math.round((yield* Clock.currentTimeMillis) - startedAt)
     // Targets stopped by another's permanent failure end as interrupted, not as connected.
     return targets.map(
-      (target): Report.AttemptReport =>
-        finals.get(target) ?? {
+      (target) =>
+        finals.get(target) ??
+        Report.failure(
           target,
-          address: null,
-          ok: false,
-          attempt: 0,
-          elapsedMs,
-          error: {
-            _tag: "Interrupted",
-            class: "permanent",
-            message: "stopped: another target failed permanently"
-          }
-        }
+          { _tag: "Interrupted", message: "stopped: another target failed permanently" },
+          { attempt: 0, elapsedMs }
+        )
     )
   })

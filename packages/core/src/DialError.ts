@@ -7,6 +7,7 @@
  * @since 0.1.0
  */
 import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as ConnectError from "./ConnectError.ts"
 import type * as InvalidInput from "./InvalidInput.ts"
@@ -64,6 +65,34 @@ export const deadlineExceeded = (options: {
     message: `deadline of ${deadlineMillis}ms exceeded${to}`
   })
 }
+
+/**
+ * Runs `effect` under a deadline on Effect's `Clock`: when it passes, the effect is interrupted
+ * (its finalizers run) and fails with {@link DeadlineExceeded}, never the kernel's ETIMEDOUT.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { DialError } from "@dial/core"
+ *
+ * const slow = DialError.withDeadline(Effect.never, { deadline: "1 second" })
+ * ```
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const withDeadline = <A, E, R>(
+  effect: Effect.Effect<A, E, R>,
+  options: {
+    readonly deadline: Duration.Input
+    readonly address?: SockAddr.SockAddr | undefined
+    readonly localAddress?: SockAddr.SockAddr | undefined
+  }
+): Effect.Effect<A, E | DeadlineExceeded, R> =>
+  Effect.timeoutOrElse(effect, {
+    duration: options.deadline,
+    orElse: () => Effect.fail(deadlineExceeded(options))
+  })
 
 /**
  * The platform cannot do this: SOCK_SEQPACKET, or a unix datagram socket, on Node. Nothing was

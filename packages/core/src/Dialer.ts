@@ -28,7 +28,6 @@ import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Result from "effect/Result"
 import * as Scope from "effect/Scope"
@@ -149,14 +148,8 @@ export type DialFailure =
 
 const clampMillis = (value: number, min: number, max: number) => Math.min(max, Math.max(min, value))
 
-const millisOf = (input: Duration.Input | undefined, fallback: number, field: string) => {
-  if (input === undefined) return Result.succeed(fallback)
-  const decoded = Duration.fromInput(input)
-  if (Option.isNone(decoded) || !Duration.isFinite(decoded.value) || Duration.toMillis(decoded.value) < 0) {
-    return Result.fail(InvalidInput.make(field, input, "expected a finite, non-negative duration"))
-  }
-  return Result.succeed(Duration.toMillis(decoded.value))
-}
+const millisOf = (input: Duration.Input | undefined, fallback: number, field: string) =>
+  input === undefined ? Result.succeed(fallback) : Result.map(InvalidInput.duration(field, input), Duration.toMillis)
 
 /**
  * Orders addresses per RFC 8305 section 4: `firstCount` of the preferred family, then
@@ -275,15 +268,9 @@ export const dial = (
       : race(classified.success, settings, options)
     return deadline.success === Number.POSITIVE_INFINITY
       ? run
-      : Effect.timeoutOrElse(run, {
-          duration: Duration.millis(deadline.success),
-          orElse: () =>
-            Effect.fail(
-              DialError.deadlineExceeded({
-                deadline: Duration.millis(deadline.success),
-                address: SockAddr.isSockAddr(classified.success) ? classified.success : undefined
-              })
-            )
+      : DialError.withDeadline(run, {
+          deadline: Duration.millis(deadline.success),
+          address: SockAddr.isSockAddr(classified.success) ? classified.success : undefined
         })
   })
 

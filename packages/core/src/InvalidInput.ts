@@ -5,6 +5,9 @@
  *
  * @since 0.1.0
  */
+import * as Duration from "effect/Duration"
+import * as Option from "effect/Option"
+import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 
 /**
@@ -56,4 +59,36 @@ const show = (input: unknown): string => {
   } catch {
     return typeof input
   }
+}
+
+/**
+ * Reads a duration option: the `Duration`, or the `InvalidInput` naming `field`. A negative or
+ * malformed duration is refused; an infinite one only with `{ infinite: "allow" }` (where it
+ * means "no limit").
+ *
+ * @example
+ * ```ts
+ * import { Result } from "effect"
+ * import { InvalidInput } from "@dial/core"
+ *
+ * Result.isSuccess(InvalidInput.duration("deadline", "2 seconds")) // true
+ * Result.isFailure(InvalidInput.duration("deadline", "soon" as any)) // true
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const duration = (
+  field: string,
+  input: Duration.Input,
+  options?: { readonly infinite?: "allow" | "refuse" | undefined }
+): Result.Result<Duration.Duration, InvalidInput> => {
+  const allowInfinite = options?.infinite === "allow"
+  const decoded = Duration.fromInput(input)
+  if (Option.isSome(decoded) && !Duration.isNegative(decoded.value)) {
+    if (allowInfinite || Duration.isFinite(decoded.value)) return Result.succeed(decoded.value)
+  }
+  return Result.fail(
+    make(field, input, allowInfinite ? "expected a non-negative duration" : "expected a finite, non-negative duration")
+  )
 }

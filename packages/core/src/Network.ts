@@ -20,7 +20,6 @@
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import type * as Scope from "effect/Scope"
 import type * as DialError from "./DialError.ts"
@@ -105,10 +104,11 @@ const validateOpen = (
   }
   let keepAliveInitialDelayMillis: number | undefined
   if (keepAlive !== undefined && typeof keepAlive !== "boolean") {
-    const millis = durationMillis(keepAlive)
-    if (millis === undefined)
+    const delay = InvalidInput.duration("keepAlive", keepAlive)
+    if (Result.isFailure(delay)) {
       return Result.fail(InvalidInput.make("keepAlive", keepAlive, "expected a boolean or a duration"))
-    keepAliveInitialDelayMillis = millis
+    }
+    keepAliveInitialDelayMillis = Duration.toMillis(delay.success)
   }
   return Result.succeed({
     ...(local === undefined ? {} : { local }),
@@ -116,13 +116,6 @@ const validateOpen = (
     ...(keepAliveInitialDelayMillis === undefined ? {} : { keepAliveInitialDelayMillis }),
     ...(noDelay === undefined ? {} : { noDelay })
   })
-}
-
-const durationMillis = (input: Duration.Input): number | undefined => {
-  const decoded = Duration.fromInput(input)
-  if (Option.isNone(decoded) || !Duration.isFinite(decoded.value)) return undefined
-  const millis = Duration.toMillis(decoded.value)
-  return millis >= 0 ? millis : undefined
 }
 
 /**

@@ -449,11 +449,44 @@ export const fromInput = (input: Input): Result.Result<SockAddr, InvalidInput.In
   if (typeof input === "string") return fromString(input)
   if (isSockAddr(input)) return Result.succeed(input)
   if (NetAddress.isInetAddress(input)) return Result.succeed(new Inet({ address: input }))
-  if (NetAddress.isUnixPathAddress(input)) {
-    return input.path.startsWith("\0") ? unixAbstract(input.path.slice(1)) : unixPath(input.path)
-  }
+  if (NetAddress.isUnixPathAddress(input)) return fromSocketPath(input.path)
   return invalid(input, "expected a SockAddr, a NetAddress.SocketAddress or an address string")
 }
+
+/**
+ * A unix address from the path form runtimes use (`sun_path`): a leading NUL names the
+ * abstract namespace.
+ *
+ * @example
+ * ```ts
+ * import { Result } from "effect"
+ * import { SockAddr } from "@dial/core"
+ *
+ * Result.getOrThrow(SockAddr.fromSocketPath("\0dial"))._tag // "UnixAbstract"
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const fromSocketPath = (path: string): Result.Result<UnixPath | UnixAbstract, InvalidInput.InvalidInput> =>
+  path.startsWith("\0") ? unixAbstract(path.slice(1)) : unixPath(path)
+
+/**
+ * The path form runtimes take for a unix address: {@link fromSocketPath} read backwards.
+ *
+ * @example
+ * ```ts
+ * import { Result } from "effect"
+ * import { SockAddr } from "@dial/core"
+ *
+ * SockAddr.socketPath(Result.getOrThrow(SockAddr.unixAbstract("dial"))) // "\0dial"
+ * ```
+ *
+ * @category encoding
+ * @since 0.1.0
+ */
+export const socketPath = (address: UnixPath | UnixAbstract): string =>
+  address._tag === "UnixPath" ? address.path : `\0${address.name}`
 
 const formatted = new WeakMap<Inet, string>()
 

@@ -70,11 +70,7 @@ const addressOf = (error: object): SockAddr.SockAddr | undefined => {
   if (typeof address !== "string" || address.length === 0) return undefined
   const port = Predicate.hasProperty(error, "port") ? error.port : undefined
   const parsed: Result.Result<SockAddr.SockAddr, unknown> =
-    typeof port === "number"
-      ? SockAddr.inet(address, port)
-      : address.startsWith("\0")
-        ? SockAddr.unixAbstract(address.slice(1))
-        : SockAddr.unixPath(address)
+    typeof port === "number" ? SockAddr.inet(address, port) : SockAddr.fromSocketPath(address)
   return Result.isSuccess(parsed) ? parsed.success : undefined
 }
 
@@ -150,4 +146,26 @@ export const fromUnknown = (error: unknown, context: ConnectError.Context = {}):
     if (row !== undefined) return ConnectError.make(row.name, full)
   }
   return ConnectError.unknown("UNKNOWN", { ...full, errno })
+}
+
+/**
+ * {@link fromUnknown}, narrowed to what a socket call fails with: an errno error. What maps to
+ * something else (`InvalidInput` for an argument the runtime refused, `AllAttemptsFailed` for
+ * its own multi-address connect) cannot come from a transport, whose addresses are validated
+ * IP literals or paths; if it does, it stays an errno error (EINVAL) with its cause.
+ *
+ * @example
+ * ```ts
+ * import { SystemError } from "@dial/core"
+ *
+ * const nodeError = Object.assign(new RangeError("bad port"), { code: "ERR_SOCKET_BAD_PORT" })
+ * SystemError.toConnectError(nodeError, {})._tag // "EINVAL"
+ * ```
+ *
+ * @category mapping
+ * @since 0.1.0
+ */
+export const toConnectError = (error: unknown, context: ConnectError.Context): ConnectError.ConnectError => {
+  const mapped = fromUnknown(error, context)
+  return ConnectError.isConnectError(mapped) ? mapped : ConnectError.make("EINVAL", { ...context, cause: error })
 }

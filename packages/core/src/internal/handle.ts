@@ -90,11 +90,9 @@ const validate = (
   }
   let deadline: Duration.Duration | undefined
   if (options?.deadline !== undefined) {
-    const decoded = Duration.fromInput(options.deadline)
-    if (Option.isNone(decoded) || Duration.toMillis(decoded.value) < 0) {
-      return Result.fail(InvalidInput.make("deadline", options.deadline, "expected a non-negative duration"))
-    }
-    deadline = Duration.isFinite(decoded.value) ? decoded.value : undefined
+    const decoded = InvalidInput.duration("deadline", options.deadline, { infinite: "allow" })
+    if (Result.isFailure(decoded)) return Result.fail(decoded.failure)
+    deadline = Duration.isFinite(decoded.success) ? decoded.success : undefined
   }
   const signal = options?.signal
   if (signal !== undefined && !isAbortSignal(signal)) {
@@ -140,12 +138,13 @@ type Endpoints = Transport.StreamConnection | { readonly local: SockAddr.SockAdd
  * a closure and an Effect per member (1.8 KB per handle, the largest allocation of a refused
  * connect): members used rarely are getters that build their Effect when read. `connect`,
  * `send` and the finalizer are own properties, so they work unbound.
+ *
+ * The state machine is this base class; what a stream and a datagram socket do differently
+ * (what connecting again means, what a connection leaves to close) are the subclasses'
+ * overrides.
  */
 abstract class HandleImpl implements SocketHandle.Handle {
   current: SocketHandle.State = idle
-  stream: Transport.StreamConnection | undefined = undefined
-  endpoint: Transport.DatagramEndpoint | undefined = undefined
-  endpointFamily: string | undefined = undefined
   readonly transport: Transport.Transport
   readonly type: Transport.SocketType
   readonly options: Transport.SocketOptions
@@ -160,14 +159,9 @@ abstract class HandleImpl implements SocketHandle.Handle {
     this.type = type
     this.options = options
     this.connect = (input, connectOptions) => Effect.suspend(() => this.connectNow(input, connectOptions))
-    // A handle has a stream or an endpoint, never both.
     this.close = Effect.suspend(() => {
       this.current = closed
-      const current = this.stream ?? this.endpoint
-      this.stream = undefined
-      this.endpoint = undefined
-      this.endpointFamily = undefined
-      return current === undefined ? Effect.void : current.close
+      return this.release()
     })
   }
 
@@ -187,20 +181,14 @@ abstract class HandleImpl implements SocketHandle.Handle {
         case "Connecting":
           return Effect.fail(ConnectError.make("EALREADY", this.contextFor(this.current.address)))
       }
-      if (this.type === "datagram") return this.dissolve()
-      this.current = idle
-      const current = this.stream
-      this.stream = undefined
-      return current === undefined ? Effect.void : current.close
+      return this.disconnectNow()
     })
   }
 
   get localAddress(): Effect.Effect<Option.Option<SockAddr.SockAddr>> {
-    return Effect.suspend(() => {
-      if (this.current._tag === "Connected") return Effect.succeed(Option.some(this.current.local))
-      if (this.endpoint !== undefined) return Effect.map(this.endpoint.localAddress, Option.fromUndefinedOr)
-      return Effect.succeed(Option.none())
-    })
+    return Effect.suspend(() =>
+      this.current._tag === "Connected" ? Effect.succeed(Option.some(this.current.local)) : this.boundAddress()
+    )
   }
 
   get peerAddress(): Effect.Effect<Option.Option<SockAddr.SockAddr>> {
@@ -217,34 +205,32 @@ abstract class HandleImpl implements SocketHandle.Handle {
       : ConnectError.make("ENOTCONN", { syscall, localAddress: this.options.local })
   }
 
-  dropEndpoint(): Effect.Effect<void> {
-    const current = this.endpoint
-    this.endpoint = undefined
-    this.endpointFamily = undefined
-    return current === undefined ? Effect.void : current.close
-  }
-
-  dissolve(): Effect.Effect<void, ConnectError.ConnectError> {
-    if (this.endpoint === undefined || this.current._tag !== "Connected") {
-      if (this.current._tag === "Failed") this.current = idle
-      return Effect.void
-    }
-    return Effect.tap(this.endpoint.disconnect, () =>
-      Effect.sync(() => {
-        this.current = idle
-      })
-    )
-  }
-
   /** The transport's move for one attempt; the state bookkeeping is `connectNow`'s. */
   abstract attempt(address: Concrete, wasConnected: boolean): Effect.Effect<Endpoints, SocketHandle.ConnectFailure>
+  /** A connect while Connected: a refusal, or undefined to go on (re-associate). */
+  abstract whileConnected(address: SockAddr.SockAddr): Effect.Effect<never, ConnectError.ConnectError> | undefined
+  /** Checked before any move: a refusal, or undefined. */
+  abstract refuse(address: Concrete): Effect.Effect<never, ConnectError.ConnectError> | undefined
+  /** Takes a successful attempt's result while the handle owns it. */
+  abstract keep(endpoints: Endpoints): void
+  /** What a successful attempt leaves to close when the handle closed meanwhile. */
+  abstract abandon(endpoints: Endpoints): Effect.Effect<void>
+  /** What goes after a failed attempt the handle still owned. */
+  abstract afterFailure(): Effect.Effect<void>
+  /** `connect(unspec)`: only a datagram handle gets here (validation refuses it on a stream). */
+  abstract dissolve(): Effect.Effect<void, ConnectError.ConnectError>
+  /** `disconnect` once the state allows it. */
+  abstract disconnectNow(): Effect.Effect<void, ConnectError.ConnectError>
+  /** The local address while not Connected. */
+  abstract boundAddress(): Effect.Effect<Option.Option<SockAddr.SockAddr>>
+  /** Closes whatever kernel socket the handle holds. */
+  abstract release(): Effect.Effect<void>
 
   connectNow(
     input: SockAddr.Input,
     connectOptions: SocketHandle.ConnectOptions | undefined
   ): Effect.Effect<void, SocketHandle.ConnectFailure> {
-    const type = this.type
-    const validated = validate(type, this.options.local, input, connectOptions)
+    const validated = validate(this.type, this.options.local, input, connectOptions)
     if (Result.isFailure(validated)) return Effect.fail(validated.failure)
     const { address, deadline, signal } = validated.success
     switch (this.current._tag) {
@@ -252,14 +238,14 @@ abstract class HandleImpl implements SocketHandle.Handle {
         return Effect.fail(ConnectError.make("EBADF", this.contextFor(address)))
       case "Connecting":
         return Effect.fail(ConnectError.make("EALREADY", this.contextFor(address)))
-      case "Connected":
-        if (type !== "datagram") return Effect.fail(ConnectError.make("EISCONN", this.contextFor(address)))
+      case "Connected": {
+        const refused = this.whileConnected(address)
+        if (refused !== undefined) return refused
+      }
     }
     if (address._tag === "Unspec") return this.dissolve()
-    // Checked before any move, as the kernel does: the socket keeps its family and its peer.
-    if (type === "datagram" && this.endpoint !== undefined && this.endpointFamily !== familyOf(address)) {
-      return Effect.fail(ConnectError.make("EAFNOSUPPORT", this.contextFor(address)))
-    }
+    const refused = this.refuse(address)
+    if (refused !== undefined) return refused
     // An already aborted signal: nothing is attempted, nothing changes.
     if (signal?.aborted === true) {
       return Effect.fail(ConnectError.make("EINTR", { ...this.contextFor(address), cause: signal.reason }))
@@ -270,11 +256,7 @@ abstract class HandleImpl implements SocketHandle.Handle {
     let effect = this.attempt(address, wasConnected)
     if (signal !== undefined) effect = Effect.raceFirst(effect, abortedBy(signal, this.contextFor(address)))
     if (deadline !== undefined) {
-      const localAddress = this.options.local
-      effect = Effect.timeoutOrElse(effect, {
-        duration: deadline,
-        orElse: () => Effect.fail(DialError.deadlineExceeded({ deadline, address, localAddress }))
-      })
+      effect = DialError.withDeadline(effect, { deadline, address, localAddress: this.options.local })
     }
     // Every transition happens in onExit, which runs uninterruptibly: an interruption right
     // after the attempt succeeded can never leave the handle stuck in Connecting. Only
@@ -284,20 +266,22 @@ abstract class HandleImpl implements SocketHandle.Handle {
       const owned = this.current === connecting
       if (Exit.isSuccess(exit)) {
         if (owned) {
-          if (type !== "datagram") this.stream = exit.value as Transport.StreamConnection
+          this.keep(exit.value)
           this.current = connectedTo(exit.value)
           return Effect.void
         }
         // The handle was closed while this fiber connected: nothing may outlive it.
-        const closing = type === "datagram" ? Effect.void : (exit.value as Transport.StreamConnection).close
-        return Effect.andThen(closing, Effect.fail(ConnectError.make("EBADF", this.contextFor(address))))
+        return Effect.andThen(
+          this.abandon(exit.value),
+          Effect.fail(ConnectError.make("EBADF", this.contextFor(address)))
+        )
       }
       // The attempt's socket is gone (a stream's never reached the handle). A later connect
       // starts afresh (connect(2), NOTES).
       if (!owned) return Effect.void
       const error = Cause.findErrorOption(exit.cause)
       this.current = Option.isSome(error) ? { _tag: "Failed", address, error: error.value } : idle
-      return type === "datagram" ? this.dropEndpoint() : Effect.void
+      return this.afterFailure()
     })
     return Effect.asVoid(transition)
   }
@@ -305,6 +289,7 @@ abstract class HandleImpl implements SocketHandle.Handle {
 
 class StreamHandleImpl extends HandleImpl implements SocketHandle.StreamHandle {
   declare readonly type: "stream" | "seqpacket"
+  stream: Transport.StreamConnection | undefined = undefined
 
   get socket(): Effect.Effect<Socket.Socket, ConnectError.ConnectError> {
     return Effect.suspend(() =>
@@ -315,12 +300,53 @@ class StreamHandleImpl extends HandleImpl implements SocketHandle.StreamHandle {
   }
 
   attempt(address: Concrete): Effect.Effect<Endpoints, SocketHandle.ConnectFailure> {
-    return this.transport.connectStream({ type: this.type as "stream" | "seqpacket", address, options: this.options })
+    return this.transport.connectStream({ type: this.type, address, options: this.options })
+  }
+
+  whileConnected(address: SockAddr.SockAddr) {
+    return Effect.fail(ConnectError.make("EISCONN", this.contextFor(address)))
+  }
+
+  refuse() {
+    return undefined
+  }
+
+  keep(endpoints: Endpoints) {
+    this.stream = endpoints as Transport.StreamConnection
+  }
+
+  abandon(endpoints: Endpoints) {
+    return (endpoints as Transport.StreamConnection).close
+  }
+
+  afterFailure() {
+    return Effect.void
+  }
+
+  dissolve() {
+    return Effect.void
+  }
+
+  disconnectNow() {
+    this.current = idle
+    return this.release()
+  }
+
+  boundAddress() {
+    return Effect.succeed(Option.none())
+  }
+
+  release(): Effect.Effect<void> {
+    const current = this.stream
+    this.stream = undefined
+    return current === undefined ? Effect.void : current.close
   }
 }
 
 class DatagramHandleImpl extends HandleImpl implements SocketHandle.DatagramHandle {
   declare readonly type: "datagram"
+  endpoint: Transport.DatagramEndpoint | undefined = undefined
+  endpointFamily: string | undefined = undefined
 
   readonly send: (data: Uint8Array) => Effect.Effect<void, ConnectError.ConnectError>
 
@@ -362,6 +388,58 @@ class DatagramHandleImpl extends HandleImpl implements SocketHandle.DatagramHand
       }
       return yield* self.endpoint.connect(address)
     })
+  }
+
+  // Connecting again re-associates.
+  whileConnected() {
+    return undefined
+  }
+
+  // As the kernel does: the socket keeps its family and its peer.
+  refuse(address: Concrete) {
+    return this.endpoint !== undefined && this.endpointFamily !== familyOf(address)
+      ? Effect.fail(ConnectError.make("EAFNOSUPPORT", this.contextFor(address)))
+      : undefined
+  }
+
+  // The endpoint is the handle's from the start.
+  keep() {}
+
+  abandon() {
+    return Effect.void
+  }
+
+  afterFailure() {
+    return this.release()
+  }
+
+  dissolve(): Effect.Effect<void, ConnectError.ConnectError> {
+    if (this.endpoint === undefined || this.current._tag !== "Connected") {
+      if (this.current._tag === "Failed") this.current = idle
+      return Effect.void
+    }
+    return Effect.tap(this.endpoint.disconnect, () =>
+      Effect.sync(() => {
+        this.current = idle
+      })
+    )
+  }
+
+  disconnectNow() {
+    return this.dissolve()
+  }
+
+  boundAddress() {
+    return this.endpoint === undefined
+      ? Effect.succeed(Option.none())
+      : Effect.map(this.endpoint.localAddress, Option.fromUndefinedOr)
+  }
+
+  release(): Effect.Effect<void> {
+    const current = this.endpoint
+    this.endpoint = undefined
+    this.endpointFamily = undefined
+    return current === undefined ? Effect.void : current.close
   }
 }
 

@@ -44,10 +44,6 @@ export const hostOf = (address: SockAddr.Inet): string => {
   return host
 }
 
-/** The path Node takes for a unix address: abstract names start with NUL. */
-export const pathOf = (address: SockAddr.UnixPath | SockAddr.UnixAbstract): string =>
-  address._tag === "UnixPath" ? address.path : `\0${address.name}`
-
 const ips = new Map<string, NetAddress.IpAddress>()
 
 const ipOf = (ip: string): NetAddress.IpAddress | undefined => {

@@ -7,12 +7,11 @@
  * waiting `receive`, or is held for the next one. Datagrams that arrive with nobody receiving
  * are queued, up to a bound, and dropped beyond it, as a full socket buffer would drop them.
  */
-import { ConnectError, SockAddr, type Transport } from "@dial/core"
+import { ConnectError, SockAddr, SystemError, type Transport } from "@dial/core"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import * as Dgram from "node:dgram"
 import { hostOf, localOf } from "./address.ts"
-import { toConnectError } from "./errors.ts"
 
 /** Datagrams held for `receive` at most; more are dropped, like a full receive buffer's. */
 const maxQueued = 1024
@@ -53,7 +52,7 @@ const makeEndpoint = (socket: Dgram.Socket, options: Transport.SocketOptions): E
   socket.on("error", (error) => {
     if (settle !== undefined) return settle(error)
     if (closing) return
-    const failure = toConnectError(error, context("recv"))
+    const failure = SystemError.toConnectError(error, context("recv"))
     const receiver = receivers.shift()
     if (receiver !== undefined) receiver(Effect.fail(failure))
     else pendingError = failure
@@ -71,7 +70,12 @@ const makeEndpoint = (socket: Dgram.Socket, options: Transport.SocketOptions): E
     Effect.callback<Transport.DatagramEndpoint, ConnectError.ConnectError>((resume) => {
       const fail = (error: unknown) => {
         settle = undefined
-        resume(Effect.andThen(close, Effect.fail(toConnectError(error, { syscall: "bind", localAddress: local }))))
+        resume(
+          Effect.andThen(
+            close,
+            Effect.fail(SystemError.toConnectError(error, { syscall: "bind", localAddress: local }))
+          )
+        )
       }
       settle = fail
       try {
@@ -93,22 +97,12 @@ const makeEndpoint = (socket: Dgram.Socket, options: Transport.SocketOptions): E
   const connect = (address: SockAddr.Inet) =>
     Effect.callback<{ readonly local: SockAddr.SockAddr; readonly peer: SockAddr.SockAddr }, ConnectError.ConnectError>(
       (resume) => {
-        if (address.port === 0) {
-          // Linux accepts it and stays unassociated; node:dgram throws ERR_SOCKET_BAD_PORT.
-          return resume(
-            Effect.fail(
-              ConnectError.make("EINVAL", {
-                address,
-                localAddress: options.local,
-                cause: new RangeError("node:dgram cannot connect to port 0")
-              })
-            )
-          )
-        }
+        // Port 0: Linux accepts it and stays unassociated; node:dgram throws ERR_SOCKET_BAD_PORT,
+        // which the catch below reads as EINVAL.
         forget()
         const fail = (error: unknown) => {
           settle = undefined
-          resume(Effect.fail(toConnectError(error, { address, localAddress: options.local })))
+          resume(Effect.fail(SystemError.toConnectError(error, { address, localAddress: options.local })))
         }
         settle = fail
         try {
@@ -140,7 +134,7 @@ const makeEndpoint = (socket: Dgram.Socket, options: Transport.SocketOptions): E
       socket.disconnect()
       return Effect.void
     } catch (error) {
-      return Effect.fail(toConnectError(error, { address: previous, localAddress: options.local }))
+      return Effect.fail(SystemError.toConnectError(error, { address: previous, localAddress: options.local }))
     }
   })
 
@@ -149,10 +143,10 @@ const makeEndpoint = (socket: Dgram.Socket, options: Transport.SocketOptions): E
       const sendContext = context("send")
       try {
         socket.send(data, (error) => {
-          resume(error ? Effect.fail(toConnectError(error, sendContext)) : Effect.void)
+          resume(error ? Effect.fail(SystemError.toConnectError(error, sendContext)) : Effect.void)
         })
       } catch (error) {
-        resume(Effect.fail(toConnectError(error, sendContext)))
+        resume(Effect.fail(SystemError.toConnectError(error, sendContext)))
       }
     })
 
@@ -164,7 +158,6 @@ const makeEndpoint = (socket: Dgram.Socket, options: Transport.SocketOptions): E
     }
     const message = queue.shift()
     if (message !== undefined) return resume(Effect.succeed(message))
-    if (closing) return resume(Effect.fail(ConnectError.make("EBADF", context("recv"))))
     receivers.push(resume)
     return Effect.sync(() => {
       const index = receivers.indexOf(resume)

@@ -7,13 +7,12 @@
  * socket's whole life; after the attempt it swallows, so no late event can crash the process
  * (an `effect/socket` reader sees errors through its own listener).
  */
-import type { ConnectError, SockAddr, Transport } from "@dial/core"
+import { type ConnectError, SockAddr, SystemError, type Transport } from "@dial/core"
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import * as Effect from "effect/Effect"
 import * as Socket from "effect/socket/Socket"
 import * as Net from "node:net"
-import { hostOf, localOf, pathOf } from "./address.ts"
-import { toConnectError } from "./errors.ts"
+import { hostOf, localOf } from "./address.ts"
 
 type Address = SockAddr.Inet | SockAddr.UnixPath | SockAddr.UnixAbstract
 
@@ -56,7 +55,7 @@ const closeSocket = (socket: DialSocket): Effect.Effect<void> =>
   })
 
 const connectOptions = (address: Address, options: Transport.SocketOptions): Net.NetConnectOpts => {
-  if (address._tag !== "Inet") return { path: pathOf(address) }
+  if (address._tag !== "Inet") return { path: SockAddr.socketPath(address) }
   const local = options.local
   if (local === undefined) return { host: hostOf(address), port: address.port }
   return local.port === 0
@@ -163,18 +162,14 @@ const effectSocket = (socket: Net.Socket): Socket.Socket => {
 /** The established connection; its local address and `effect/socket` view are built on first use. */
 const connection = (socket: DialSocket, address: Address): Transport.StreamConnection => {
   socket.established = true
-  let local: SockAddr.SockAddr | undefined
   let adapted: Socket.Socket | undefined
   return {
+    // Read once by core's handle, which keeps it.
     get local() {
-      if (local === undefined) {
-        const kept = socket.kept
-        local =
-          kept === undefined
-            ? localOf(socket.localAddress, socket.localPort, address)
-            : localOf(kept.address, kept.port, address)
-      }
-      return local
+      const kept = socket.kept
+      return kept === undefined
+        ? localOf(socket.localAddress, socket.localPort, address)
+        : localOf(kept.address, kept.port, address)
     },
     // We connected to this very IP literal and port (or path): the requested address *is* the
     // peer, scope id included, which `remoteAddress` would drop. A unix server has no name Node
@@ -209,7 +204,7 @@ export const connectStream = (
       if (!pending) return
       pending = false
       socket.removeListener("connect", onConnect)
-      const failure = toConnectError(error, { address, localAddress: options.local })
+      const failure = SystemError.toConnectError(error, { address, localAddress: options.local })
       // Node destroys a socket whose connect failed; report once its handle is released.
       if (socket.released) resume(Effect.fail(failure))
       else socket.once("close", () => resume(Effect.fail(failure)))
@@ -222,7 +217,7 @@ export const connectStream = (
       // throw must still become a typed error and leave nothing open.
       pending = false
       socket.removeListener("connect", onConnect)
-      const failure = toConnectError(error, { address, localAddress: options.local })
+      const failure = SystemError.toConnectError(error, { address, localAddress: options.local })
       return resume(Effect.andThen(closeSocket(socket), Effect.fail(failure)))
     }
     return Effect.suspend(() => {

@@ -9,7 +9,6 @@ import { ConnectError, DialError, Errno, InvalidInput, Network, SockAddr } from 
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import * as Result from "effect/Result"
 import * as NetAddress from "effect/net/NetAddress"
@@ -67,14 +66,8 @@ const millisOf = (
   field: string,
   input: Duration.Input | undefined,
   fallback: number
-): Result.Result<number, InvalidInput.InvalidInput> => {
-  if (input === undefined) return Result.succeed(fallback)
-  const decoded = Duration.fromInput(input)
-  if (Option.isNone(decoded) || !Duration.isFinite(decoded.value) || Duration.toMillis(decoded.value) < 0) {
-    return Result.fail(InvalidInput.make(field, input, "expected a finite, non-negative duration"))
-  }
-  return Result.succeed(Duration.toMillis(decoded.value))
-}
+): Result.Result<number, InvalidInput.InvalidInput> =>
+  input === undefined ? Result.succeed(fallback) : Result.map(InvalidInput.duration(field, input), Duration.toMillis)
 
 // ---------------------------------------------------------------------------------------------
 // ports
@@ -157,6 +150,15 @@ class PortTable {
     counts[port] = (counts[port] ?? 1) - 1
   }
 
+  /**
+   * Binds a port of `space`: `port` when it is free, the next ephemeral one when none (or 0) is
+   * asked for; undefined when neither is to be had.
+   */
+  claim(space: PortSpace, port: number | undefined): Binding | undefined {
+    const chosen = port === undefined || port === 0 ? this.allocate(space) : this.isFree(space, port) ? port : undefined
+    return chosen === undefined ? undefined : this.take(space, chosen)
+  }
+
   /** Next free port of the range, round robin like the kernel's search; undefined when exhausted. */
   allocate(space: PortSpace): number | undefined {
     const size = this.to - this.from + 1
@@ -173,6 +175,9 @@ class PortTable {
 // state
 // ---------------------------------------------------------------------------------------------
 
+/** Resumes a suspended fiber: what waits in the network's queues. */
+type Resume<A, E = never> = (effect: Effect.Effect<A, E>) => void
+
 interface ServerConnection {
   readonly side: Side
   readonly id: number
@@ -188,7 +193,7 @@ interface ListenerState {
   readonly deny: boolean
   readonly echo: boolean
   readonly pending: Array<ServerConnection>
-  readonly acceptWaiters: Array<(connection: ServerConnection | undefined) => void>
+  readonly acceptWaiters: Array<Resume<TestNetwork.Connection, ConnectError.EBADF>>
   connections: number
   closed: boolean
 }
@@ -207,7 +212,7 @@ interface PartitionState {
 }
 
 interface HoldState {
-  readonly parked: Array<() => void>
+  readonly parked: Array<Resume<void>>
   readonly watchers: Set<() => void>
 }
 
@@ -229,8 +234,17 @@ interface Attempt {
   settled: boolean
 }
 
+/** An outcome as the network runs it: its delay decoded, once, when the script was set. */
+type Scripted =
+  | "accept"
+  | "refuse"
+  | "reset"
+  | "blackhole"
+  | { readonly delay: number; readonly outcome: Scripted }
+  | { readonly errno: Errno.Name }
+
 interface Script {
-  readonly outcomes: ReadonlyArray<TestNetwork.Outcome>
+  readonly outcomes: ReadonlyArray<Scripted>
   index: number
 }
 
@@ -287,6 +301,9 @@ class ObservedHandle<H extends SocketHandle.StreamHandle | SocketHandle.Datagram
     this.handle = handle
     this.coverage = coverage
   }
+  get type(): H["type"] {
+    return this.handle.type
+  }
   get state() {
     return this.handle.state
   }
@@ -305,18 +322,12 @@ class ObservedHandle<H extends SocketHandle.StreamHandle | SocketHandle.Datagram
 }
 
 class ObservedStream extends ObservedHandle<SocketHandle.StreamHandle> implements SocketHandle.StreamHandle {
-  get type() {
-    return this.handle.type
-  }
   get socket() {
     return this.coverage.observe(this.handle.socket)
   }
 }
 
 class ObservedDatagram extends ObservedHandle<SocketHandle.DatagramHandle> implements SocketHandle.DatagramHandle {
-  get type() {
-    return this.handle.type
-  }
   get receive() {
     return this.coverage.observe(this.handle.receive)
   }
@@ -355,6 +366,20 @@ const matcherOf = (endpoint: TestNetwork.Endpoint): Result.Result<Matcher, Inval
   const key = keyOf(address)
   return Result.succeed((a) => a._tag !== "Unspec" && keyOf(a) === key)
 }
+
+/**
+ * Suspends in `queue` until resumed. An interrupted fiber takes itself out, so no later wake-up
+ * resumes (and loses a value to) a fiber that is gone. `onQueued` runs once it waits.
+ */
+const enqueue = <A, E>(queue: Array<Resume<A, E>>, onQueued?: () => void): Effect.Effect<A, E> =>
+  Effect.callback<A, E>((resume) => {
+    queue.push(resume)
+    onQueued?.()
+    return Effect.sync(() => {
+      const index = queue.indexOf(resume)
+      if (index !== -1) queue.splice(index, 1)
+    })
+  })
 
 /** A `TestClock`, or undefined when the fiber runs on a live clock. */
 const testClockOf = (
@@ -495,7 +520,7 @@ const build = (
     return undefined
   }
 
-  const nextScripted = (key: string): TestNetwork.Outcome | undefined => {
+  const nextScripted = (key: string): Scripted | undefined => {
     const script = scripts.get(key)
     if (script === undefined) return undefined
     const outcome = script.outcomes[Math.min(script.index, script.outcomes.length - 1)]
@@ -531,6 +556,20 @@ const build = (
   }
 
   /** A suspension: interruption (a deadline, a race, a closing scope) ends the attempt cleanly. */
+  /** No port to bind: a taken local port fails bind(2), no free ephemeral port fails connect(2) itself. */
+  const noPort = (
+    clock: Clock.Clock,
+    id: number,
+    type: SocketType,
+    address: SockAddr.Inet,
+    requested: SockAddr.Inet | undefined
+  ): ConnectError.ConnectError => {
+    const syscall = requested !== undefined ? "bind" : "connect"
+    const name = requested !== undefined ? "EADDRINUSE" : "EADDRNOTAVAIL"
+    record(clock, syscall, id, type, address, requested, name)
+    return ConnectError.make(name, { syscall, address, localAddress: requested })
+  }
+
   const suspended = <A, E>(attempt: Attempt, effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
     Effect.onInterrupt(effect, () =>
       Effect.sync(() => {
@@ -588,7 +627,7 @@ const build = (
       const waiter = listener.acceptWaiters.shift()
       if (waiter !== undefined) {
         record(clock, "accept", serverId, type, local, address, "ok")
-        waiter(accepted)
+        waiter(Effect.succeed(accepted.connection))
       } else {
         listener.pending.push(accepted)
       }
@@ -598,7 +637,7 @@ const build = (
 
   const runOutcome = (
     attempt: Attempt,
-    outcome: TestNetwork.Outcome
+    outcome: Scripted
   ): Effect.Effect<Transport.StreamConnection, ConnectError.ConnectError> => {
     switch (outcome) {
       case "accept":
@@ -614,14 +653,13 @@ const build = (
         return lostSyn(attempt)
     }
     if ("errno" in outcome) return fail(attempt, outcome.errno)
-    const millis = millisOf("delay", outcome.delay, 0)
-    const next = outcome.outcome ?? "accept"
-    return Result.isFailure(millis) || millis.success === 0
+    const { delay, outcome: next } = outcome
+    return delay === 0
       ? runOutcome(attempt, next)
       : suspended(
           attempt,
           Effect.andThen(
-            wait(attempt.clock, millis.success),
+            wait(attempt.clock, delay),
             Effect.suspend(() => runOutcome(attempt, next))
           )
         )
@@ -689,14 +727,8 @@ const build = (
     suspended(
       attempt,
       Effect.andThen(
-        Effect.callback<void>((resume) => {
-          const go = () => resume(Effect.void)
-          hold.parked.push(go)
+        enqueue(hold.parked, () => {
           for (const watcher of hold.watchers) watcher()
-          return Effect.sync(() => {
-            const index = hold.parked.indexOf(go)
-            if (index !== -1) hold.parked.splice(index, 1)
-          })
         }),
         Effect.suspend(() => route(attempt))
       )
@@ -717,24 +749,13 @@ const build = (
         let binding: Binding | undefined
         if (address._tag === "Inet") {
           const space = spaceFor(tcp, requested, address)
-          let port: number | undefined
-          if (requested !== undefined && requested.port !== 0) {
-            port = tcp.isFree(space, requested.port) ? requested.port : undefined
-          } else {
-            port = tcp.allocate(space)
-          }
-          if (port === undefined) {
-            // A taken local port fails bind(2); no free ephemeral port fails connect(2) itself.
-            const bind = requested !== undefined
-            const name = bind ? "EADDRINUSE" : "EADDRNOTAVAIL"
-            record(clock, bind ? "bind" : "connect", id, type, address, requested, name)
+          binding = tcp.claim(space, requested?.port)
+          if (binding === undefined) {
+            const error = noPort(clock, id, type, address, requested)
             record(clock, "close", id, type, address, requested, "ok")
-            return Effect.fail(
-              ConnectError.make(name, { syscall: bind ? "bind" : "connect", address, localAddress: requested })
-            )
+            return Effect.fail(error)
           }
-          binding = tcp.take(space, port)
-          local = space.addressOf(port)
+          local = space.addressOf(binding.port)
           if (requested !== undefined) record(clock, "bind", id, type, undefined, local, "ok")
         }
         const attempt: Attempt = { id, type, address, key, local, requested, binding, clock, settled: false }
@@ -759,7 +780,7 @@ const build = (
       let closed = false
       let pendingError: ConnectError.ConnectError | undefined
       let inbox: Array<Uint8Array> = []
-      const waiters: Array<(effect: Effect.Effect<Uint8Array, ConnectError.ConnectError>) => void> = []
+      const waiters: Array<Resume<Uint8Array, ConnectError.ConnectError>> = []
       record(clock, "open", id, "datagram", address, undefined, "ok")
 
       const wake = () => {
@@ -795,7 +816,6 @@ const build = (
       const endpoint: Transport.DatagramEndpoint = {
         connect: (target) =>
           Effect.suspend(() => {
-            if (closed) return Effect.fail(ConnectError.make("EBADF", { address: target, localAddress: local }))
             const scripted = scripts.size > 0 ? nextScripted(keyOf(target)) : undefined
             if (scripted !== undefined && typeof scripted === "object" && "errno" in scripted) {
               record(clock, "connect", id, "datagram", target, local, scripted.errno)
@@ -803,26 +823,10 @@ const build = (
             }
             if (local === undefined) {
               const space = spaceFor(udp, requested, target)
-              const port =
-                requested !== undefined && requested.port !== 0
-                  ? udp.isFree(space, requested.port)
-                    ? requested.port
-                    : undefined
-                  : udp.allocate(space)
-              if (port === undefined) {
-                const bind = requested !== undefined
-                const name = bind ? "EADDRINUSE" : "EADDRNOTAVAIL"
-                record(clock, bind ? "bind" : "connect", id, "datagram", target, requested, name)
-                return Effect.fail(
-                  ConnectError.make(name, {
-                    syscall: bind ? "bind" : "connect",
-                    address: target,
-                    localAddress: requested
-                  })
-                )
-              }
-              binding = udp.take(space, port)
-              local = space.addressOf(port)
+              const claimed = udp.claim(space, requested?.port)
+              if (claimed === undefined) return Effect.fail(noPort(clock, id, "datagram", target, requested))
+              binding = claimed
+              local = space.addressOf(claimed.port)
               datagramSinks.set(keyOf(local), sink)
             }
             const partition = partitions.size > 0 ? partitionBetween(local, target) : undefined
@@ -844,37 +848,29 @@ const build = (
           record(clock, "disconnect", id, "datagram", was, undefined, "ok")
         }),
         send: (data) =>
-          Effect.suspend((): Effect.Effect<void, ConnectError.ConnectError> => {
-            if (closed) return Effect.fail(ConnectError.make("EBADF", { syscall: "send", address: peer }))
-            if (peer === undefined || local === undefined) {
-              return Effect.fail(ConnectError.make("ENOTCONN", { syscall: "send", localAddress: local }))
-            }
-            if (partitions.size > 0 && partitionBetween(local, peer) !== undefined) return Effect.void
-            const target = sinkFor(peer)
+          Effect.sync(() => {
+            // Core sends only while connected (closing drops its endpoint first): peer and local are set.
+            const to = peer!
+            const from = local!
+            if (partitions.size > 0 && partitionBetween(from, to) !== undefined) return
+            const target = sinkFor(to)
             if (target === undefined) {
               // ICMP port unreachable: the next receive reports it (sk_err).
-              pendingError = ConnectError.make("ECONNREFUSED", { syscall: "recv", address: peer, localAddress: local })
+              pendingError = ConnectError.make("ECONNREFUSED", { syscall: "recv", address: to, localAddress: from })
               wake()
-              return Effect.void
+              return
             }
-            target.deliver(data.slice(), local)
-            return Effect.void
+            target.deliver(data.slice(), from)
           }),
+        // Core receives only while connected; a receive still waiting when the socket closes gets EBADF.
         receive: Effect.suspend((): Effect.Effect<Uint8Array, ConnectError.ConnectError> => {
-          if (closed) return Effect.fail(ConnectError.make("EBADF", { syscall: "recv", address: peer }))
           if (pendingError !== undefined) {
             const error = pendingError
             pendingError = undefined
             return Effect.fail(error)
           }
           if (inbox.length > 0) return Effect.succeed(inbox.shift()!)
-          return Effect.callback<Uint8Array, ConnectError.ConnectError>((resume) => {
-            waiters.push(resume)
-            return Effect.sync(() => {
-              const index = waiters.indexOf(resume)
-              if (index !== -1) waiters.splice(index, 1)
-            })
-          })
+          return enqueue(waiters)
         }),
         localAddress: Effect.sync(() => local),
         close: Effect.sync(() => {
@@ -933,11 +929,9 @@ const build = (
       if (table !== tcp || !listeners.has(keyOf(address))) return Result.succeed({ address, release: () => {} })
     } else {
       const space = table.spaceOf(address.ip)
-      const port =
-        address.port === 0 ? table.allocate(space) : table.isFree(space, address.port) ? address.port : undefined
-      if (port !== undefined) {
-        const binding = table.take(space, port)
-        return Result.succeed({ address: space.addressOf(port), release: () => table.release(binding) })
+      const binding = table.claim(space, address.port)
+      if (binding !== undefined) {
+        return Result.succeed({ address: space.addressOf(binding.port), release: () => table.release(binding) })
       }
     }
     record(
@@ -985,17 +979,17 @@ const build = (
       }
       listeners.set(key, state)
       record(clock, "listen", id, type, address, undefined, "ok")
+      const badf = () => ConnectError.make("EBADF", { syscall: "socket", localAddress: address })
       const close = Effect.sync(() => {
         state.closed = true
         listeners.delete(key)
         bound.success.release()
         // Unaccepted connections are reset when their listener goes, as the kernel does.
         for (const waiting of state.pending.splice(0)) waiting.side.reset()
-        for (const waiter of state.acceptWaiters.splice(0)) waiter(undefined)
+        for (const waiter of state.acceptWaiters.splice(0)) waiter(Effect.fail(badf()))
         record(clock, "close", id, type, address, undefined, "ok")
       })
       const accept: TestNetwork.Listener["accept"] = Effect.withFiber((acceptFiber) => {
-        const badf = () => ConnectError.make("EBADF", { syscall: "socket", localAddress: address })
         if (state.closed) return Effect.fail(badf())
         const acceptClock = acceptFiber.getRef(Clock.Clock)
         const next = state.pending.shift()
@@ -1003,15 +997,7 @@ const build = (
           record(acceptClock, "accept", next.id, type, next.connection.peer, address, "ok")
           return Effect.succeed(next.connection)
         }
-        return Effect.callback<TestNetwork.Connection, ConnectError.EBADF>((resume) => {
-          const waiter = (connection: ServerConnection | undefined) =>
-            resume(connection === undefined ? Effect.fail(badf()) : Effect.succeed(connection.connection))
-          state.acceptWaiters.push(waiter)
-          return Effect.sync(() => {
-            const index = state.acceptWaiters.indexOf(waiter)
-            if (index !== -1) state.acceptWaiters.splice(index, 1)
-          })
-        })
+        return enqueue(state.acceptWaiters)
       })
       const listener: TestNetwork.Listener = {
         address,
@@ -1041,7 +1027,7 @@ const build = (
       const address = bound.success.address as SockAddr.Inet
       const key = keyOf(address)
       const inbox: Array<TestNetwork.Datagram> = []
-      const waiters: Array<(datagram: TestNetwork.Datagram | undefined) => void> = []
+      const waiters: Array<Resume<TestNetwork.Datagram, ConnectError.EBADF>> = []
       let received = 0
       let closed = false
       const sink: DatagramSink = {
@@ -1054,7 +1040,7 @@ const build = (
           }
           const datagram = { data, from }
           const waiter = waiters.shift()
-          if (waiter !== undefined) waiter(datagram)
+          if (waiter !== undefined) waiter(Effect.succeed(datagram))
           else inbox.push(datagram)
         }
       }
@@ -1067,15 +1053,7 @@ const build = (
           if (closed) return Effect.fail(badf())
           const next = inbox.shift()
           if (next !== undefined) return Effect.succeed(next)
-          return Effect.callback<TestNetwork.Datagram, ConnectError.EBADF>((resume) => {
-            const waiter = (datagram: TestNetwork.Datagram | undefined) =>
-              resume(datagram === undefined ? Effect.fail(badf()) : Effect.succeed(datagram))
-            waiters.push(waiter)
-            return Effect.sync(() => {
-              const index = waiters.indexOf(waiter)
-              if (index !== -1) waiters.splice(index, 1)
-            })
-          })
+          return enqueue(waiters)
         }),
         send: (data, to) =>
           Effect.suspend(() => {
@@ -1098,7 +1076,7 @@ const build = (
             closed = true
             if (datagramSinks.get(key) === sink) datagramSinks.delete(key)
             bound.success.release()
-            for (const waiter of waiters.splice(0)) waiter(undefined)
+            for (const waiter of waiters.splice(0)) waiter(Effect.fail(badf()))
             record(clock, "close", id, "datagram", address, undefined, "ok")
           })
         ),
@@ -1111,12 +1089,14 @@ const build = (
       const parsed = parseConcrete("address", input)
       if (Result.isFailure(parsed)) return Effect.fail(parsed.failure)
       const key = keyOf(parsed.success)
+      const decoded: Array<Scripted> = []
       for (const outcome of outcomes) {
-        const problem = checkOutcome(outcome)
-        if (problem !== undefined) return Effect.fail(InvalidInput.make("outcomes", outcome, problem))
+        const result = decodeOutcome(outcome)
+        if (Result.isFailure(result)) return Effect.fail(InvalidInput.make("outcomes", outcome, result.failure))
+        decoded.push(result.success)
       }
-      if (outcomes.length === 0) scripts.delete(key)
-      else scripts.set(key, { outcomes: [...outcomes], index: 0 })
+      if (decoded.length === 0) scripts.delete(key)
+      else scripts.set(key, { outcomes: decoded, index: 0 })
       return Effect.void
     })
 
@@ -1168,7 +1148,7 @@ const build = (
       holds.set(key, state)
       const release = Effect.sync(() => {
         if (holds.get(key) === state) holds.delete(key)
-        for (const go of state.parked.splice(0)) go()
+        for (const go of state.parked.splice(0)) go(Effect.void)
       })
       const handle: TestNetwork.Hold = {
         address: parsed.success,
@@ -1186,7 +1166,7 @@ const build = (
           }),
         releaseOne: Effect.sync(() => {
           const go = state.parked.shift()
-          go?.()
+          go?.(Effect.void)
           return go !== undefined
         }),
         release
@@ -1237,20 +1217,24 @@ const build = (
   return { network, controls }
 }
 
-const outcomeNames = new Set(["accept", "refuse", "reset", "blackhole"])
+const outcomeNames: ReadonlySet<string> = new Set(["accept", "refuse", "reset", "blackhole"])
 
-const checkOutcome = (outcome: unknown): string | undefined => {
-  if (typeof outcome === "string") return outcomeNames.has(outcome) ? undefined : `unknown outcome ${outcome}`
-  if (typeof outcome !== "object" || outcome === null) return "expected an outcome"
+/** Checks a scripted outcome and decodes its delay; the failure is the reason it is invalid. */
+const decodeOutcome = (outcome: unknown): Result.Result<Scripted, string> => {
+  if (typeof outcome === "string") {
+    return outcomeNames.has(outcome) ? Result.succeed(outcome as Scripted) : Result.fail(`unknown outcome ${outcome}`)
+  }
+  if (typeof outcome !== "object" || outcome === null) return Result.fail("expected an outcome")
   if ("errno" in outcome) {
     const errno = (outcome as { readonly errno: unknown }).errno
-    return Errno.isName(errno) ? undefined : `unknown errno ${String(errno)}`
+    return Errno.isName(errno) ? Result.succeed({ errno }) : Result.fail(`unknown errno ${String(errno)}`)
   }
   if ("delay" in outcome) {
     const { delay, outcome: next } = outcome as { readonly delay: Duration.Input; readonly outcome?: unknown }
     const millis = millisOf("delay", delay, 0)
-    if (Result.isFailure(millis)) return millis.failure.reason
-    return next === undefined ? undefined : checkOutcome(next)
+    if (Result.isFailure(millis)) return Result.fail(millis.failure.reason)
+    if (next === undefined) return Result.succeed({ delay: millis.success, outcome: "accept" })
+    return Result.map(decodeOutcome(next), (decoded) => ({ delay: millis.success, outcome: decoded }))
   }
-  return "expected an outcome"
+  return Result.fail("expected an outcome")
 }

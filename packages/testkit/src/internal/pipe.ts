@@ -134,7 +134,6 @@ export class Direction {
 export class Side {
   destroyed = false
   writeEnded = false
-  peer: Side | undefined = undefined
   readonly incoming: Direction
   readonly outgoing: Direction
   #socket: Socket.Socket | undefined = undefined
@@ -259,9 +258,5 @@ export const makePair = (echo: boolean): { readonly client: Side; readonly serve
   }
   const toServer = new Direction()
   const toClient = new Direction()
-  const client = new Side(toClient, toServer)
-  const server = new Side(toServer, toClient)
-  client.peer = server
-  server.peer = client
-  return { client, server }
+  return { client: new Side(toClient, toServer), server: new Side(toServer, toClient) }
 }
