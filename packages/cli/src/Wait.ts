@@ -93,16 +93,7 @@ const millisOf = (
   input: Duration.Input,
   infinite: "allow" | "refuse"
 ): Effect.Effect<number, InvalidInput.InvalidInput> =>
-  // Effect reads a NaN number as zero; a NaN here is a bug upstream, not "no time at all".
-  typeof input === "number" && Number.isNaN(input)
-    ? Effect.fail(
-        InvalidInput.make(
-          field,
-          input,
-          infinite === "allow" ? "expected a non-negative duration" : "expected a finite, non-negative duration"
-        )
-      )
-    : Effect.map(Effect.fromResult(InvalidInput.duration(field, input, { infinite })), Duration.toMillis)
+  Effect.map(Effect.fromResult(InvalidInput.duration(field, input, { infinite })), Duration.toMillis)
 
 /**
  * Waits for every target: every target ends with a final report. Fails only on a malformed

@@ -62,8 +62,8 @@ const show = (input: unknown): string => {
 }
 
 /**
- * Reads a duration option: the `Duration`, or the `InvalidInput` naming `field`. A negative or
- * malformed duration is refused; an infinite one only with `{ infinite: "allow" }` (where it
+ * Reads a duration option: the `Duration`, or the `InvalidInput` naming `field`. A negative,
+ * NaN or malformed duration is refused; an infinite one only with `{ infinite: "allow" }` (where it
  * means "no limit").
  *
  * @example
@@ -84,7 +84,8 @@ export const duration = (
   options?: { readonly infinite?: "allow" | "refuse" | undefined }
 ): Result.Result<Duration.Duration, InvalidInput> => {
   const allowInfinite = options?.infinite === "allow"
-  const decoded = Duration.fromInput(input)
+  // Effect reads a NaN number as zero; a NaN here is a bug upstream, not "no time at all".
+  const decoded = typeof input === "number" && Number.isNaN(input) ? Option.none() : Duration.fromInput(input)
   if (Option.isSome(decoded) && !Duration.isNegative(decoded.value)) {
     if (allowInfinite || Duration.isFinite(decoded.value)) return Result.succeed(decoded.value)
   }

@@ -419,6 +419,16 @@ describe("SocketHandle (over a fake transport)", () => {
       })
     )
 
+    it.effect("a NaN deadline is InvalidInput, not a deadline of zero, and nothing is opened", () =>
+      Effect.gen(function* () {
+        const { kernel, handle } = yield* setup("stream")
+        const error = yield* Effect.flip(handle.connect("127.0.0.1:80", { deadline: Number.NaN }))
+        assert.strictEqual(error._tag, "InvalidInput")
+        assertState(yield* handle.state, "Idle")
+        assert.deepStrictEqual(kernel.live, [])
+      })
+    )
+
     it.effect("connect to unspec is InvalidInput and changes nothing, connected or not", () =>
       Effect.gen(function* () {
         const { kernel, handle } = yield* setup("stream")
