@@ -4,6 +4,7 @@
  *
  * @since 0.1.0
  */
+import { InvalidInput } from "@dial/core"
 import { NodeNetwork } from "@dial/node"
 import * as NodeAddressResolver from "@effect/platform-node/NodeAddressResolver"
 import * as NodeDns from "@effect/platform-node/NodeDns"
@@ -15,6 +16,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
+import * as Result from "effect/Result"
 import * as AddressResolver from "effect/net/AddressResolver"
 import * as Dns from "effect/net/Dns"
 import * as Host from "effect/net/Host"
@@ -66,15 +68,17 @@ const connectFlags = {
   hosts: hostsFlag
 }
 
-/** `30s`, `500ms`, `2m` or any Effect duration (`"30 seconds"`). */
+const millisPerUnit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const
+
+/**
+ * `30s`, `500ms`, `2m` or any Effect duration (`"30 seconds"`, `"Infinity"`). A negative, NaN
+ * or malformed one is undefined: the caller reports it as invalid input.
+ */
 const parseDuration = (text: string): Duration.Duration | undefined => {
   const short = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text.trim())
-  if (short !== null) {
-    const value = Number(short[1])
-    const unit = short[2] === "ms" ? "millis" : short[2] === "s" ? "seconds" : short[2] === "m" ? "minutes" : "hours"
-    return Duration.fromInputUnsafe(`${value} ${unit}` as Duration.Input)
-  }
-  return Option.getOrUndefined(Duration.fromInput(text as Duration.Input))
+  if (short !== null) return Duration.millis(Number(short[1]) * millisPerUnit[short[2] as keyof typeof millisPerUnit])
+  const decoded = InvalidInput.duration("timeout", text as Duration.Input, { infinite: "allow" })
+  return Result.isSuccess(decoded) ? decoded.success : undefined
 }
 
 const invalid = (json: boolean, target: string, message: string) =>

@@ -116,6 +116,13 @@ describe("dial probe", () => {
     expect(run.stderr).toContain("invalid --timeout")
   })
 
+  it("a negative --timeout is invalid input for wait too: exit 3, one JSON report", async () => {
+    const run = await dial(["wait", "127.0.0.1:1", "--timeout=-5 seconds", "--json"])
+    expect(run.code).toBe(3)
+    expect(run.lines).toHaveLength(1)
+    expect(run.lines[0]?.error).toMatchObject({ _tag: "InvalidInput", class: "permanent" })
+  })
+
   it("prints plain text without --json", async () => {
     const port = await closedPort()
     const run = await dial(["probe", `127.0.0.1:${port}`])
