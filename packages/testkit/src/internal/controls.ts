@@ -56,20 +56,26 @@ export const listen =
         pending: [],
         acceptWaiters: [],
         connections: 0,
-        closed: false
+        closed: false,
+        shutdown: (pending) => {
+          if (state.closed) return
+          state.closed = true
+          if (kernel.listeners.get(key) === state) kernel.listeners.delete(key)
+          bound.success.release()
+          // Unaccepted connections are reset when their listener goes, as the kernel does (a
+          // crashed machine says nothing at all).
+          for (const waiting of state.pending.splice(0)) {
+            if (pending === "reset") waiting.side.reset()
+            else waiting.side.detach()
+          }
+          for (const waiter of state.acceptWaiters.splice(0)) waiter(Effect.fail(badf()))
+          recorder.record({ op: "close", outcome: "ok", address })
+        }
       }
       kernel.listeners.set(key, state)
       recorder.record({ op: "listen", outcome: "ok", address })
       const badf = () => ConnectError.make("EBADF", { syscall: "socket", localAddress: address })
-      const close = Effect.sync(() => {
-        state.closed = true
-        kernel.listeners.delete(key)
-        bound.success.release()
-        // Unaccepted connections are reset when their listener goes, as the kernel does.
-        for (const waiting of state.pending.splice(0)) waiting.side.reset()
-        for (const waiter of state.acceptWaiters.splice(0)) waiter(Effect.fail(badf()))
-        recorder.record({ op: "close", outcome: "ok", address })
-      })
+      const close = Effect.sync(() => state.shutdown("reset"))
       const accept: TestNetwork.Listener["accept"] = Effect.withFiber((acceptFiber) => {
         if (state.closed) return Effect.fail(badf())
         const acceptClock = acceptFiber.getRef(Clock.Clock)

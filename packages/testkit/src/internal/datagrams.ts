@@ -108,6 +108,7 @@ class Endpoint implements Transport.DatagramEndpoint {
       const to = this.peer!
       const from = this.local!
       if (this.kernel.partitionBetween(from, to) !== undefined) return
+      if (this.kernel.toxics.length > 0 && this.kernel.dropsDatagram(to)) return
       const target = this.kernel.sinkFor(to)
       if (target === undefined) {
         // ICMP port unreachable: the next receive reports it (sk_err).

@@ -6,6 +6,7 @@
  */
 import { ConnectError, Errno, InvalidInput, SockAddr } from "@dial/core"
 import type * as Clock from "effect/Clock"
+import type * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Random from "effect/Random"
@@ -14,6 +15,7 @@ import * as NetAddress from "effect/net/NetAddress"
 import type * as TestNetwork from "../TestNetwork.ts"
 import type { Journal, Recorder } from "./journal.ts"
 import type { Side } from "./pipe.ts"
+import type { Ends, Link, ToxicState } from "./toxics.ts"
 
 export type Concrete = SockAddr.Inet | SockAddr.UnixPath | SockAddr.UnixAbstract
 export type Family = NetAddress.IpFamily
@@ -197,6 +199,8 @@ export interface ListenerState {
   readonly acceptWaiters: Array<Resume<TestNetwork.Connection, ConnectError.EBADF>>
   connections: number
   closed: boolean
+  /** Closes the listener now (its scope's finalizer, or its host crashing); idempotent. */
+  shutdown: (pending: "reset" | "vanish") => void
 }
 
 export interface DatagramSink {
@@ -215,6 +219,34 @@ export interface PartitionState {
 export interface HoldState {
   readonly parked: Array<Resume<void>>
   readonly watchers: Set<() => void>
+}
+
+/** An established stream connection, while either end is open: what toxics and crashes act on. */
+export interface LiveConnection {
+  readonly ends: Ends
+  /** The address the client connected to (the listener's side). */
+  readonly serverAddress: Concrete
+  readonly clientAddress: SockAddr.SockAddr
+  /** The client socket's recorder: toxic and crash lines carry its number. */
+  readonly recorder: Recorder
+  /** The services of the fiber that connected (its clock), for the toxics' timer fibers. */
+  readonly context: Context.Context<never>
+  upstream: Link | undefined
+  downstream: Link | undefined
+}
+
+/** A connect-time fault rate (`TestNetwork.faults`, per connect). */
+export interface ConnectFault {
+  readonly matches: Matcher
+  readonly refuse: number
+  readonly reset: number
+  readonly drop: number
+}
+
+/** A host's registered server software (`TestNetwork.host`). */
+export interface HostServer {
+  readonly start: () => void
+  readonly stop: Effect.Effect<void>
 }
 
 interface Timer {
@@ -267,6 +299,12 @@ export class Kernel {
   readonly partitions = new Set<PartitionState>()
   readonly holds = new Map<string, HoldState>()
   readonly timers = new Set<Timer>()
+  readonly live = new Set<LiveConnection>()
+  readonly toxics: Array<ToxicState> = []
+  readonly connectFaults: Array<ConnectFault> = []
+  /** Crashed hosts by IP text, and what a connect to one meets. */
+  readonly crashed = new Map<string, "refuse" | "blackhole">()
+  readonly servers = new Map<string, Set<HostServer>>()
   /** The port space a connect to a destination IP binds in, remembered per (immutable) IP. */
   private readonly sources = new WeakMap<NetAddress.IpAddress, PortSpace>()
   private lastSocket = 0
@@ -369,6 +407,33 @@ export class Kernel {
     const op = address._tag === "Inet" && table === this.udp ? "bind" : "listen"
     recorder.record({ op, outcome: "EADDRINUSE", address })
     return Result.fail(ConnectError.make("EADDRINUSE", { syscall: "bind", localAddress: address }))
+  }
+
+  /** The crash state of an address's host, when it is crashed. */
+  crashedFor(address: SockAddr.SockAddr): "refuse" | "blackhole" | undefined {
+    if (this.crashed.size === 0 || address._tag !== "Inet") return undefined
+    return this.crashed.get(ipTextOf(address.ip))
+  }
+
+  /** Draws the connect-time fault for an address, if any rule matches and the draw says so. */
+  connectFaultFor(address: SockAddr.SockAddr): "refuse" | "reset" | "drop" | undefined {
+    for (const fault of this.connectFaults) {
+      if (!fault.matches(address)) continue
+      const draw = this.random.nextDoubleUnsafe()
+      if (draw < fault.refuse) return "refuse"
+      if (draw < fault.refuse + fault.reset) return "reset"
+      if (draw < fault.refuse + fault.reset + fault.drop) return "drop"
+    }
+    return undefined
+  }
+
+  /** A per-chunk fault rate drops this datagram (UDP has nothing to reset). */
+  dropsDatagram(to: SockAddr.Inet): boolean {
+    for (const state of this.toxics) {
+      if (state.toxic.type !== "fault" || !state.matches(to)) continue
+      if (this.random.nextDoubleUnsafe() < state.toxic.drop) return true
+    }
+    return false
   }
 
   nextScripted(key: string): Scripted | undefined {

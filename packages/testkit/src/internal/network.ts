@@ -22,9 +22,11 @@ import {
   script
 } from "./controls.ts"
 import { bindDatagram, openDatagram } from "./datagrams.ts"
+import { crash, faults, host, restart } from "./hosts.ts"
 import { Journal } from "./journal.ts"
 import { type Family, Kernel, millisOf, platform } from "./kernel.ts"
 import { connectStream } from "./streams.ts"
+import { toxicControl } from "./toxics.ts"
 
 export { formatEntry } from "./journal.ts"
 
@@ -73,6 +75,11 @@ export const make = (
           latency: latency(kernel),
           partition: partition(kernel),
           hold: hold(kernel),
+          toxic: toxicControl(kernel),
+          faults: faults(kernel),
+          host: host(kernel),
+          crash: crash(kernel),
+          restart: restart(kernel),
           journal: Effect.sync(() => journal.entries.slice()),
           faultCoverage: Effect.sync(() => new Map(journal.coverage.counts)),
           advanceToNextEvent: advanceToNextEvent(kernel),

@@ -7,6 +7,7 @@
 import type { Transport } from "@dial/core"
 import { ConnectError, DialError, type Errno, SockAddr } from "@dial/core"
 import * as Clock from "effect/Clock"
+import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import type * as TestNetwork from "../TestNetwork.ts"
 import type { Recorder } from "./journal.ts"
@@ -18,11 +19,13 @@ import {
   type Kernel,
   keyOf,
   type ListenerState,
+  type LiveConnection,
   platform,
   type Scripted,
   type ServerConnection
 } from "./kernel.ts"
 import { makePair, type Side } from "./pipe.ts"
+import { attach } from "./toxics.ts"
 
 type Connected = Effect.Effect<Transport.StreamConnection, ConnectError.ConnectError>
 
@@ -58,6 +61,8 @@ interface AttemptFields {
   /** The local address the caller asked for: what the errors report, as Node's do. */
   readonly requested: SockAddr.Inet | undefined
   readonly binding: Binding | undefined
+  /** The connecting fiber's services: the clock the connection's toxics run on. */
+  readonly context: Context.Context<never>
 }
 
 class Attempt implements AttemptFields {
@@ -69,6 +74,7 @@ class Attempt implements AttemptFields {
   readonly local: SockAddr.SockAddr
   readonly requested: SockAddr.Inet | undefined
   readonly binding: Binding | undefined
+  readonly context: Context.Context<never>
   settled = false
 
   constructor(fields: AttemptFields) {
@@ -80,6 +86,7 @@ class Attempt implements AttemptFields {
     this.local = fields.local
     this.requested = fields.requested
     this.binding = fields.binding
+    this.context = fields.context
   }
 
   get clock(): Clock.Clock {
@@ -131,10 +138,27 @@ const establish = (attempt: Attempt, listener: ListenerState | undefined): Conne
   const { client, server } = makePair(echo)
   attempt.settled = true
   recorder.record({ op: "connect", outcome: "ok", address, localAddress: local })
+  const live: LiveConnection = {
+    ends: { client, server },
+    serverAddress: address,
+    clientAddress: local,
+    recorder,
+    context: attempt.context,
+    upstream: undefined,
+    downstream: undefined
+  }
+  kernel.live.add(live)
+  // Live while either end is open.
+  let open = server === undefined ? 1 : 2
+  const gone = () => {
+    if (--open === 0) kernel.live.delete(live)
+  }
   client.onDestroy = () => {
     if (binding !== undefined) kernel.tcp.release(binding)
     recorder.record({ op: "close", outcome: "ok", address, localAddress: local })
+    gone()
   }
+  if (kernel.toxics.length > 0) for (const state of kernel.toxics) attach(kernel, live, state)
   if (listener !== undefined) listener.connections++
   const serverRecorder = kernel.journal.recorder(attempt.clock, kernel.nextSocket(), attempt.type)
   if (server === undefined || listener === undefined) {
@@ -222,6 +246,15 @@ const route = (attempt: Attempt): Connected => {
       )
     )
   }
+  const crashed = kernel.crashedFor(attempt.address)
+  if (crashed !== undefined) return crashed === "refuse" ? runOutcome(attempt, "refuse") : attempt.lostSyn()
+  if (kernel.connectFaults.length > 0) {
+    const fault = kernel.connectFaultFor(attempt.address)
+    if (fault !== undefined) {
+      attempt.recorder.record({ op: "fault", outcome: fault, address: attempt.address })
+      return runOutcome(attempt, fault === "drop" ? "blackhole" : fault)
+    }
+  }
   const outcome = kernel.nextScripted(attempt.key)
   return outcome === undefined ? natural(attempt) : runOutcome(attempt, outcome)
 }
@@ -274,7 +307,17 @@ export const connectStream =
           local = space.addressOf(binding.port)
           if (requested !== undefined) recorder.record({ op: "bind", outcome: "ok", localAddress: local })
         }
-        const attempt = new Attempt({ kernel, recorder, type, address, key, local, requested, binding })
+        const attempt = new Attempt({
+          kernel,
+          recorder,
+          type,
+          address,
+          key,
+          local,
+          requested,
+          binding,
+          context: fiber.context
+        })
         const hold = kernel.holds.size > 0 ? kernel.holds.get(key) : undefined
         return hold === undefined ? route(attempt) : park(attempt, hold)
       }
