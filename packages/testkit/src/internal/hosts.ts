@@ -83,17 +83,17 @@ export const crash =
       const text = ipTextOf(parsed.success)
       kernel.crashed.set(text, connects)
       const onHost = (address: SockAddr.SockAddr) => address._tag === "Inet" && ipTextOf(address.ip) === text
-      for (const live of [...kernel.live]) {
+      for (const live of kernel.liveConnections()) {
         if (!onHost(live.serverAddress)) continue
         live.upstream?.queue.splice(0)
         live.downstream?.queue.splice(0)
-        if (connections === "reset") resetEnds(live.ends)
-        else if (live.ends.server === undefined) {
+        if (connections === "reset") resetEnds(live)
+        else if (live.server === undefined) {
           // An echo peer with no software: the loop stops carrying anything.
-          live.ends.client.outgoing.tap = { write: () => {}, end: () => {} }
+          live.client.outgoing.tap = { write: () => {}, end: () => {} }
         }
-        live.ends.server?.detach()
-        if (live.ends.server === undefined) kernel.live.delete(live)
+        live.server?.detach()
+        if (live.server === undefined) kernel.removeLive(live)
       }
       for (const listener of [...kernel.listeners.values()]) {
         if (onHost(listener.address)) listener.shutdown(connections)

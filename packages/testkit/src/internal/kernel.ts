@@ -221,9 +221,14 @@ export interface HoldState {
   readonly watchers: Set<() => void>
 }
 
-/** An established stream connection, while either end is open: what toxics and crashes act on. */
-export interface LiveConnection {
-  readonly ends: Ends
+/**
+ * An established stream connection, while either end is open: what toxics and crashes act on.
+ * A class: one is made per connect.
+ */
+export class LiveConnection implements Ends {
+  readonly kernel: Kernel
+  readonly client: Side
+  readonly server: Side | undefined
   /** The address the client connected to (the listener's side). */
   readonly serverAddress: Concrete
   readonly clientAddress: SockAddr.SockAddr
@@ -231,8 +236,38 @@ export interface LiveConnection {
   readonly recorder: Recorder
   /** The services of the fiber that connected (its clock), for the toxics' timer fibers. */
   readonly context: Context.Context<never>
-  upstream: Link | undefined
-  downstream: Link | undefined
+  upstream: Link | undefined = undefined
+  downstream: Link | undefined = undefined
+  /** Ends still open. */
+  open: number
+  /** The kernel's list of live connections is intrusive: no hashing on the connect path. */
+  previous: LiveConnection | undefined = undefined
+  next: LiveConnection | undefined = undefined
+
+  constructor(fields: {
+    readonly kernel: Kernel
+    readonly client: Side
+    readonly server: Side | undefined
+    readonly serverAddress: Concrete
+    readonly clientAddress: SockAddr.SockAddr
+    readonly recorder: Recorder
+    readonly context: Context.Context<never>
+  }) {
+    this.kernel = fields.kernel
+    this.client = fields.client
+    this.server = fields.server
+    this.serverAddress = fields.serverAddress
+    this.clientAddress = fields.clientAddress
+    this.recorder = fields.recorder
+    this.context = fields.context
+    this.open = fields.server === undefined ? 1 : 2
+    fields.kernel.addLive(this)
+  }
+
+  /** One end closed; the last one takes the connection off the kernel's table. */
+  endClosed(): void {
+    if (--this.open === 0) this.kernel.removeLive(this)
+  }
 }
 
 /** A connect-time fault rate (`TestNetwork.faults`, per connect). */
@@ -299,7 +334,8 @@ export class Kernel {
   readonly partitions = new Set<PartitionState>()
   readonly holds = new Map<string, HoldState>()
   readonly timers = new Set<Timer>()
-  readonly live = new Set<LiveConnection>()
+  /** The newest live connection; each links to the one before it. */
+  private lastLive: LiveConnection | undefined = undefined
   readonly toxics: Array<ToxicState> = []
   readonly connectFaults: Array<ConnectFault> = []
   /** Crashed hosts by IP text, and what a connect to one meets. */
@@ -316,6 +352,28 @@ export class Kernel {
     this.journal = options.journal
     this.tcp = new PortTable(options.range.from, options.range.to)
     this.udp = new PortTable(options.range.from, options.range.to)
+  }
+
+  addLive(live: LiveConnection): void {
+    live.previous = this.lastLive
+    if (this.lastLive !== undefined) this.lastLive.next = live
+    this.lastLive = live
+  }
+
+  removeLive(live: LiveConnection): void {
+    if (live.next !== undefined) live.next.previous = live.previous
+    else if (this.lastLive === live) this.lastLive = live.previous
+    else return
+    if (live.previous !== undefined) live.previous.next = live.next
+    live.previous = undefined
+    live.next = undefined
+  }
+
+  /** The live connections now, oldest first (a copy: acting on one may end it). */
+  liveConnections(): Array<LiveConnection> {
+    const out: Array<LiveConnection> = []
+    for (let live = this.lastLive; live !== undefined; live = live.previous) out.push(live)
+    return out.reverse()
   }
 
   /** The next socket number (the journal's `#n`). */

@@ -19,7 +19,7 @@ import {
   type Kernel,
   keyOf,
   type ListenerState,
-  type LiveConnection,
+  LiveConnection,
   platform,
   type Scripted,
   type ServerConnection
@@ -138,34 +138,35 @@ const establish = (attempt: Attempt, listener: ListenerState | undefined): Conne
   const { client, server } = makePair(echo)
   attempt.settled = true
   recorder.record({ op: "connect", outcome: "ok", address, localAddress: local })
-  const live: LiveConnection = {
-    ends: { client, server },
+  const live = new LiveConnection({
+    kernel,
+    client,
+    server,
     serverAddress: address,
     clientAddress: local,
     recorder,
-    context: attempt.context,
-    upstream: undefined,
-    downstream: undefined
-  }
-  kernel.live.add(live)
-  // Live while either end is open.
-  let open = server === undefined ? 1 : 2
-  const gone = () => {
-    if (--open === 0) kernel.live.delete(live)
-  }
+    context: attempt.context
+  })
   client.onDestroy = () => {
     if (binding !== undefined) kernel.tcp.release(binding)
     recorder.record({ op: "close", outcome: "ok", address, localAddress: local })
-    gone()
+    live.endClosed()
   }
   if (kernel.toxics.length > 0) for (const state of kernel.toxics) attach(kernel, live, state)
   if (listener !== undefined) listener.connections++
-  const serverRecorder = kernel.journal.recorder(attempt.clock, kernel.nextSocket(), attempt.type)
   if (server === undefined || listener === undefined) {
-    serverRecorder.record({ op: "accept", outcome: "ok", address: local, localAddress: address })
+    const serverId = kernel.nextSocket()
+    if (kernel.journal.recording) {
+      kernel.journal
+        .recorder(attempt.clock, serverId, attempt.type)
+        .record({ op: "accept", outcome: "ok", address: local, localAddress: address })
+    }
   } else {
-    server.onDestroy = () =>
+    const serverRecorder = kernel.journal.recorder(attempt.clock, kernel.nextSocket(), attempt.type)
+    server.onDestroy = () => {
       serverRecorder.record({ op: "close", outcome: "ok", address: local, localAddress: address })
+      live.endClosed()
+    }
     const accepted: ServerConnection = {
       side: server,
       id: serverRecorder.socket,

@@ -388,15 +388,15 @@ export const resetEnds = (ends: Ends): void => {
 /** Puts a link in the way of one direction of a live connection (once), and starts `state` on it. */
 export const attach = (kernel: Kernel, live: LiveConnection, state: ToxicState): void => {
   if (!state.matches(live.serverAddress)) return
-  const loop = live.ends.server === undefined
+  const loop = live.server === undefined
   const linkOf = (upstream: boolean): Link => {
     const existing = upstream || loop ? live.upstream : live.downstream
     if (existing !== undefined) return existing
-    const direction = upstream ? live.ends.client.outgoing : live.ends.client.incoming
+    const direction = upstream ? live.client.outgoing : live.client.incoming
     const link = new Link({
       kernel,
       direction,
-      ends: live.ends,
+      ends: live,
       upstream,
       loop,
       serverAddress: live.serverAddress,
@@ -440,7 +440,7 @@ export const addToxic = (kernel: Kernel, state: ToxicState): Effect.Effect<void,
     const recorder = kernel.journal.recorder(fiber.getRef(Clock.Clock), 0, "stream")
     kernel.toxics.push(state)
     recorder.record({ op: "toxic", outcome: `added ${state.name}` })
-    for (const live of kernel.live) attach(kernel, live, state)
+    for (const live of kernel.liveConnections()) attach(kernel, live, state)
     return Effect.addFinalizer(() =>
       Effect.sync(() => {
         const index = kernel.toxics.indexOf(state)
