@@ -58,8 +58,13 @@ export class Journal {
     this.recording = recording
   }
 
+  /** With recording off, one silent recorder per clock: nothing it knows is ever written. */
+  private silent: Recorder | undefined = undefined
+
   recorder(clock: Clock.Clock, socket: number, type: SocketType): Recorder {
-    return new Recorder(this, clock, socket, type)
+    if (this.recording) return new Recorder(this, clock, socket, type)
+    if (this.silent === undefined || this.silent.clock !== clock) this.silent = new Recorder(this, clock, 0, type)
+    return this.silent
   }
 
   /** Core's service over `transport`, with every failure that reaches the application counted. */
