@@ -194,4 +194,23 @@ describe("TestNetwork fault rates", () => {
       assert.strictEqual(tooMuch._tag, "InvalidInput")
     })
   )
+
+  it.effect("per chunk drop applies to datagrams too; the same seed drops the same ones", () =>
+    Effect.gen(function* () {
+      const run = Effect.gen(function* () {
+        const port = yield* TestNetwork.bindDatagram("127.0.0.1:9000")
+        yield* TestNetwork.faults("127.0.0.1:9000", { drop: 0.5, per: "chunk" })
+        const handle = yield* Network.open("datagram")
+        yield* handle.connect("127.0.0.1:9000")
+        for (let i = 0; i < 20; i++) yield* handle.send(new Uint8Array([i]))
+        let got = ""
+        for (let n = yield* port.received; n > 0; n--) got += `${(yield* port.receive).data[0]},`
+        return got
+      }).pipe(Effect.scoped)
+      const a = yield* run.pipe(fresh({ seed: 9 }))
+      assert.strictEqual(a, yield* run.pipe(fresh({ seed: 9 })))
+      const count = a.split(",").length - 1
+      assert.isTrue(count > 3 && count < 17, a)
+    })
+  )
 })
