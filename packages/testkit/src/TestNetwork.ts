@@ -378,7 +378,10 @@ export interface JournalEntry {
   /** `Clock.currentTimeMillis` when the operation ended. */
   readonly at: number
   readonly op: Operation
-  /** The socket's number; a server's accepted connection has its own. */
+  /**
+   * The socket's number; a server's accepted connection has its own. 0 for lines about the
+   * network rather than a socket (a toxic added or removed, a host crashed or restarted).
+   */
   readonly socket: number
   readonly type: "stream" | "seqpacket" | "datagram"
   /** The remote address (for `listen` and `bind` of a port: the bound address). */
