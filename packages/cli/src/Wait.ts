@@ -8,12 +8,12 @@
  *
  * @since 0.1.0
  */
-import { InvalidInput, type Network } from "@dial/core"
+import { InvalidInput, type Network, Retry } from "@dial/core"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as AddressResolver from "effect/net/AddressResolver"
-import * as Random from "effect/Random"
+import * as Schedule from "effect/Schedule"
 import * as Probe from "./Probe.ts"
 import * as Report from "./Report.ts"
 
@@ -60,8 +60,15 @@ const baseDelayMillis = 5
 /** Waits for one target; returns its final report. Fails (to stop the others) on a permanent error. */
 const waitOne = (target: string, options: Options, startedAt: number, deadlineAt: number, maxDelayMillis: number) =>
   Effect.gen(function* () {
+    // Core's backoff (jittered, capped), never more attempts than time allows: the deadline ends the loop.
+    const step = yield* Schedule.toStep(
+      Retry.backoff({
+        base: Duration.millis(baseDelayMillis),
+        cap: Duration.millis(maxDelayMillis),
+        maxAttempts: Infinity
+      })
+    )
     let attempt = 0
-    let delay = baseDelayMillis
     while (true) {
       attempt++
       const remaining = deadlineAt - (yield* Clock.currentTimeMillis)
@@ -79,11 +86,11 @@ const waitOne = (target: string, options: Options, startedAt: number, deadlineAt
       yield* options.onAttempt(report)
       if (report.ok) return report
       if (report.error!.class !== "transient") return yield* Effect.fail(report)
-      if ((yield* Clock.currentTimeMillis) >= deadlineAt) return report
-      const jitter = 0.8 + 0.4 * (yield* Random.next)
-      const pause = Math.min(delay * jitter, deadlineAt - (yield* Clock.currentTimeMillis))
+      const now = yield* Clock.currentTimeMillis
+      if (now >= deadlineAt) return report
+      const [, delay] = yield* Effect.orDie(step(now, undefined))
+      const pause = Math.min(Duration.toMillis(delay), deadlineAt - now)
       if (pause > 0) yield* Effect.sleep(Duration.millis(pause))
-      delay = Math.min(delay * 2, maxDelayMillis)
     }
   })
 

@@ -69,4 +69,16 @@ describe("Wait.wait", () => {
       })
     )
   )
+
+  it.live("a refused target is retried with core's capped backoff until the deadline, not 10 times", () =>
+    Effect.gen(function* () {
+      // 5, 10, 20, then 40 ms pauses (jittered): about 17 attempts in 600 ms; a backoff that
+      // stopped after Retry's default 10 retries, or did not pause, would be far off.
+      const { result, attempts } = yield* waitWith({ timeout: "600 millis", maxDelay: "40 millis" })
+      expect(result._tag).toBe("Success")
+      if (result._tag === "Success") expect(result.success.map((report) => report.ok)).toEqual([false])
+      expect(attempts).toBeGreaterThan(11)
+      expect(attempts).toBeLessThan(40)
+    })
+  )
 })

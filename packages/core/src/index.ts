@@ -12,6 +12,13 @@
 export * as ConnectError from "./ConnectError.ts"
 
 /**
+ * The receive buffer of a datagram socket, shared by every platform.
+ *
+ * @since 0.1.0
+ */
+export * as DatagramInbox from "./DatagramInbox.ts"
+
+/**
  * Dialing names: resolution and Happy Eyeballs v2.
  *
  * @since 0.1.0

@@ -16,7 +16,7 @@ import { TestNetwork } from "../src/index.ts"
 const count = Number(process.argv[2] ?? 200_000)
 const rounds = 3
 const capMillis = 60_000
-const target = 200_000
+const target = 300_000
 const address = Result.getOrThrow(SockAddr.fromString("127.0.0.1:7000"))
 
 /** Connects and closes `count` times (bounded by the cap); connects per second. */

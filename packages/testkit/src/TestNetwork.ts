@@ -345,7 +345,20 @@ export interface Hold {
  * @category models
  * @since 0.1.0
  */
-export type Operation = "listen" | "open" | "bind" | "connect" | "accept" | "disconnect" | "close"
+export type Operation =
+  | "listen"
+  | "open"
+  | "bind"
+  | "connect"
+  | "accept"
+  | "disconnect"
+  | "close"
+  /** A toxic added, removed, or acting on a connection (`outcome` says which). */
+  | "toxic"
+  /** A fault drawn at a rate (`outcome` says which). */
+  | "fault"
+  /** A host crashed or restarted (`address` is the host). */
+  | "host"
 
 /**
  * One journal line: an operation, when it ended on the virtual clock, and how.
@@ -365,7 +378,10 @@ export interface JournalEntry {
   /** `Clock.currentTimeMillis` when the operation ended. */
   readonly at: number
   readonly op: Operation
-  /** The socket's number; a server's accepted connection has its own. */
+  /**
+   * The socket's number; a server's accepted connection has its own. 0 for lines about the
+   * network rather than a socket (a toxic added or removed, a host crashed or restarted).
+   */
   readonly socket: number
   readonly type: "stream" | "seqpacket" | "datagram"
   /** The remote address (for `listen` and `bind` of a port: the bound address). */
@@ -373,6 +389,117 @@ export interface JournalEntry {
   readonly localAddress?: SockAddr.SockAddr | undefined
   /** `"ok"`, an error tag (`"ECONNREFUSED"`, `"Unsupported"`), or `"interrupted"`. */
   readonly outcome: string
+}
+
+/**
+ * A fault inside open connections, after Toxiproxy's toxics. Every duration runs on the
+ * network's clock (`TestClock` in tests); every random draw comes from the layer's seed.
+ *
+ * - `latency`: each chunk arrives `latency` plus `0..jitter` later (order is kept, as TCP keeps it).
+ * - `bandwidth`: at most `bytesPerSecond`; bytes arrive in pieces of 100 ms worth.
+ * - `slicer`: each write arrives as pieces of `averageSize ± sizeVariation` bytes, `delay` apart.
+ * - `timeout`: nothing gets through (it is dropped); after `timeout` the connection is closed,
+ *   without `timeout` it never is.
+ * - `reset_peer`: the connection is reset (ECONNRESET both ways) `after` a while, or once `bytes`
+ *   have gone through; neither: at once.
+ * - `limit_data`: `bytes` go through, then the connection is closed (FIN both ways).
+ * - `slow_close`: the FIN arrives `delay` late.
+ *
+ * @example
+ * ```ts
+ * import type { TestNetwork } from "@dial/testkit"
+ *
+ * const slowLink: ReadonlyArray<TestNetwork.Toxic> = [
+ *   { type: "latency", latency: "50 millis", jitter: "10 millis" },
+ *   { type: "bandwidth", bytesPerSecond: 64 * 1024 }
+ * ]
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Toxic =
+  | { readonly type: "latency"; readonly latency: Duration.Input; readonly jitter?: Duration.Input | undefined }
+  | { readonly type: "bandwidth"; readonly bytesPerSecond: number }
+  | {
+      readonly type: "slicer"
+      readonly averageSize: number
+      readonly sizeVariation?: number | undefined
+      readonly delay?: Duration.Input | undefined
+    }
+  | { readonly type: "timeout"; readonly timeout?: Duration.Input | undefined }
+  | { readonly type: "reset_peer"; readonly after?: Duration.Input | undefined; readonly bytes?: number | undefined }
+  | { readonly type: "limit_data"; readonly bytes: number }
+  | { readonly type: "slow_close"; readonly delay: Duration.Input }
+
+/**
+ * Options of {@link TestNetwork.toxic}.
+ *
+ * @example
+ * ```ts
+ * import type { TestNetwork } from "@dial/testkit"
+ *
+ * const requests: TestNetwork.ToxicOptions = { direction: "upstream" }
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface ToxicOptions {
+  /**
+   * `"downstream"` (server to client, the default, as in Toxiproxy), `"upstream"` (client to
+   * server) or `"both"`.
+   */
+  readonly direction?: "upstream" | "downstream" | "both" | undefined
+}
+
+/**
+ * Fault probabilities (each 0..1) for {@link TestNetwork.faults}, drawn from the layer's seed.
+ *
+ * - per `"connect"` (the default): `refuse` (ECONNREFUSED), `reset` (ECONNRESET during the
+ *   handshake), `drop` (the SYN is lost: ETIMEDOUT after `kernelTimeout`);
+ * - per `"chunk"` (each write on a live connection, each datagram): `reset` (the connection is
+ *   reset) and `drop` (the chunk is lost); `refuse` has no meaning there and is refused.
+ *
+ * @example
+ * ```ts
+ * import type { TestNetwork } from "@dial/testkit"
+ *
+ * const flaky: TestNetwork.FaultRates = { refuse: 0.2, drop: 0.05 }
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface FaultRates {
+  readonly refuse?: number | undefined
+  readonly reset?: number | undefined
+  readonly drop?: number | undefined
+  readonly per?: "connect" | "chunk" | undefined
+}
+
+/**
+ * Options of {@link TestNetwork.crash}.
+ *
+ * @example
+ * ```ts
+ * import type { TestNetwork } from "@dial/testkit"
+ *
+ * // The machine is gone: nothing answers, open connections hear nothing more.
+ * const powerCut: TestNetwork.CrashOptions = { connections: "vanish", connects: "blackhole" }
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface CrashOptions {
+  /** `"reset"` (the default: ECONNRESET to every peer) or `"vanish"` (peers hear nothing more). */
+  readonly connections?: "reset" | "vanish" | undefined
+  /**
+   * New connects to the host: `"refuse"` (the default: the host is up, the process is not) or
+   * `"blackhole"` (the machine is down: ETIMEDOUT).
+   */
+  readonly connects?: "refuse" | "blackhole" | undefined
 }
 
 /**
@@ -426,6 +553,35 @@ export class TestNetwork extends Context.Service<
     ) => Effect.Effect<void, InvalidInput.InvalidInput, Scope.Scope>
     /** Parks connects to an address until released (or the scope closes). */
     readonly hold: (address: SockAddr.Input) => Effect.Effect<Hold, InvalidInput.InvalidInput, Scope.Scope>
+    /**
+     * Puts a toxic in the way of connections to an address (or `"*"`, an IP, an IP with port 0)
+     * until the scope closes: open connections at once, new ones as they connect.
+     */
+    readonly toxic: (
+      address: Endpoint,
+      toxic: Toxic,
+      options?: ToxicOptions
+    ) => Effect.Effect<void, InvalidInput.InvalidInput, Scope.Scope>
+    /** Faults at a rate for connects (or chunks) to an address, until the scope closes. */
+    readonly faults: (
+      address: Endpoint,
+      rates: FaultRates
+    ) => Effect.Effect<void, InvalidInput.InvalidInput, Scope.Scope>
+    /**
+     * Runs `server` as the software of host `ip` (in a scope of its own) until the scope closes;
+     * `restart` runs it again after a `crash`, as turmoil's bounce does.
+     */
+    readonly host: (
+      ip: string,
+      server: Effect.Effect<unknown, unknown>
+    ) => Effect.Effect<void, InvalidInput.InvalidInput, Scope.Scope>
+    /**
+     * Crashes host `ip`: its server software stops, its listeners are gone, its connections are
+     * reset or vanish, and new connects to it are refused or blackholed, until `restart`.
+     */
+    readonly crash: (ip: string, options?: CrashOptions) => Effect.Effect<void, InvalidInput.InvalidInput>
+    /** Brings a crashed host back: connects reach it again and its registered server runs anew. */
+    readonly restart: (ip: string) => Effect.Effect<void, InvalidInput.InvalidInput>
     /** Every operation so far, in order. */
     readonly journal: Effect.Effect<ReadonlyArray<JournalEntry>>
     /** How often each error tag reached the application through a handle. */
@@ -585,6 +741,109 @@ export const hold = (
   address: SockAddr.Input
 ): Effect.Effect<Hold, InvalidInput.InvalidInput, TestNetwork | Scope.Scope> =>
   TestNetwork.use((network) => network.hold(address))
+
+/**
+ * Puts a toxic in the way of connections to an address until the scope closes.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { TestNetwork } from "@dial/testkit"
+ *
+ * const slowReplies = TestNetwork.toxic("127.0.0.1:5432", { type: "latency", latency: "200 millis" })
+ * const program = Effect.scoped(Effect.andThen(slowReplies, Effect.void))
+ * ```
+ *
+ * @category accessors
+ * @since 0.1.0
+ */
+export const toxic = (
+  address: Endpoint,
+  toxic: Toxic,
+  options?: ToxicOptions
+): Effect.Effect<void, InvalidInput.InvalidInput, TestNetwork | Scope.Scope> =>
+  TestNetwork.use((network) => network.toxic(address, toxic, options))
+
+/**
+ * Faults at a rate for connects or chunks to an address until the scope closes.
+ *
+ * @example
+ * ```ts
+ * import { TestNetwork } from "@dial/testkit"
+ *
+ * const oneInFive = TestNetwork.faults("10.0.0.5", { refuse: 0.2 })
+ * ```
+ *
+ * @category accessors
+ * @since 0.1.0
+ */
+export const faults = (
+  address: Endpoint,
+  rates: FaultRates
+): Effect.Effect<void, InvalidInput.InvalidInput, TestNetwork | Scope.Scope> =>
+  TestNetwork.use((network) => network.faults(address, rates))
+
+/**
+ * Registers `server` as the software of host `ip` and starts it; it runs (with the services
+ * of the caller) until the scope closes, a `crash` stops it, and a `restart` runs it again.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { TestNetwork } from "@dial/testkit"
+ *
+ * const echoServer = Effect.gen(function*() {
+ *   const listener = yield* TestNetwork.listen("10.0.0.5:7000", { echo: true })
+ *   return yield* Effect.never
+ * })
+ * const program = TestNetwork.host("10.0.0.5", echoServer)
+ * ```
+ *
+ * @category accessors
+ * @since 0.1.0
+ */
+export const host = <E, R>(
+  ip: string,
+  server: Effect.Effect<unknown, E, R>
+): Effect.Effect<void, InvalidInput.InvalidInput, TestNetwork | Scope.Scope | Exclude<R, Scope.Scope>> =>
+  Effect.flatMap(Effect.context<Exclude<R, Scope.Scope>>(), (context) =>
+    TestNetwork.use((network) => network.host(ip, Effect.provideContext(Effect.scoped(server), context)))
+  )
+
+/**
+ * Crashes a host.
+ *
+ * @example
+ * ```ts
+ * import { TestNetwork } from "@dial/testkit"
+ *
+ * const crashed = TestNetwork.crash("10.0.0.5", { connections: "vanish", connects: "blackhole" })
+ * ```
+ *
+ * @category accessors
+ * @since 0.1.0
+ */
+export const crash = (
+  ip: string,
+  options?: CrashOptions
+): Effect.Effect<void, InvalidInput.InvalidInput, TestNetwork> =>
+  TestNetwork.use((network) => network.crash(ip, options))
+
+/**
+ * Restarts a crashed host: its registered server runs again.
+ *
+ * @example
+ * ```ts
+ * import { TestNetwork } from "@dial/testkit"
+ *
+ * const back = TestNetwork.restart("10.0.0.5")
+ * ```
+ *
+ * @category accessors
+ * @since 0.1.0
+ */
+export const restart = (ip: string): Effect.Effect<void, InvalidInput.InvalidInput, TestNetwork> =>
+  TestNetwork.use((network) => network.restart(ip))
 
 /**
  * The journal of the current network.

@@ -9,6 +9,20 @@
  */
 
 /**
+ * A fake resolver (`Dns` and `AddressResolver`) answering from a table, with delays and failures.
+ *
+ * @example
+ * ```ts
+ * import { TestDns } from "@dial/testkit"
+ *
+ * const resolver = TestDns.layer({ "db.test": { IPv4: ["10.0.0.10"], IPv6: "NXDOMAIN" } })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export * as TestDns from "./TestDns.ts"
+
+/**
  * The in-memory network layer and its controls.
  *
  * @example

@@ -3,20 +3,15 @@
  *
  * Node reports a connected UDP socket's asynchronous errors (the kernel's ICMP port-unreachable
  * becomes ECONNREFUSED from `recvmsg`) as 'error' events. The kernel keeps one pending error
- * per socket and reports it on the next call; so does this endpoint: the error goes to a
- * waiting `receive`, or is held for the next one. Datagrams that arrive with nobody receiving
- * are queued, up to a bound, and dropped beyond it, as a full socket buffer would drop them.
+ * per socket and reports it on the next call. This file only pushes the socket's datagrams
+ * and errors into core's `DatagramInbox`, which holds the queue, the waiting receivers and the
+ * pending error for both platforms.
  */
-import { ConnectError, SockAddr, SystemError, type Transport } from "@dial/core"
+import { ConnectError, DatagramInbox, SockAddr, SystemError, type Transport } from "@dial/core"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import * as Dgram from "node:dgram"
 import { hostOf, localOf } from "./address.ts"
-
-/** Datagrams held for `receive` at most; more are dropped, like a full receive buffer's. */
-const maxQueued = 1024
-
-type Resume<A> = (effect: Effect.Effect<A, ConnectError.ConnectError>) => void
 
 /** Opens a UDP socket of the address's family, bound to `local` when given. */
 export const openDatagram = (
@@ -36,35 +31,22 @@ const makeEndpoint = (socket: Dgram.Socket, options: Transport.SocketOptions): E
   // What the socket is doing now, for the 'error' listener to route its errors.
   let settle: ((error: unknown) => void) | undefined
   let peer: SockAddr.Inet | undefined
-  let pendingError: ConnectError.ConnectError | undefined
-  const queue: Array<Uint8Array> = []
-  const receivers: Array<Resume<Uint8Array>> = []
+  // The receive buffer is core's: this side only pushes what the socket hears.
+  const inbox = DatagramInbox.make()
   let closing = false
   let released = false
 
   const context = (syscall: ConnectError.Syscall) => ({ syscall, address: peer, localAddress: options.local })
 
-  socket.on("message", (message: Uint8Array) => {
-    const receiver = receivers.shift()
-    if (receiver !== undefined) receiver(Effect.succeed(message))
-    else if (queue.length < maxQueued) queue.push(message)
-  })
+  socket.on("message", (message: Uint8Array) => inbox.push(message))
   socket.on("error", (error) => {
     if (settle !== undefined) return settle(error)
     if (closing) return
-    const failure = SystemError.toConnectError(error, context("recv"))
-    const receiver = receivers.shift()
-    if (receiver !== undefined) receiver(Effect.fail(failure))
-    else pendingError = failure
+    inbox.fail(SystemError.toConnectError(error, context("recv")))
   })
   socket.once("close", () => {
     released = true
   })
-
-  const forget = () => {
-    queue.length = 0
-    pendingError = undefined
-  }
 
   const bind = (local: SockAddr.Inet) =>
     Effect.callback<Transport.DatagramEndpoint, ConnectError.ConnectError>((resume) => {
@@ -99,7 +81,7 @@ const makeEndpoint = (socket: Dgram.Socket, options: Transport.SocketOptions): E
       (resume) => {
         // Port 0: Linux accepts it and stays unassociated; node:dgram throws ERR_SOCKET_BAD_PORT,
         // which the catch below reads as EINVAL.
-        forget()
+        inbox.forget()
         const fail = (error: unknown) => {
           settle = undefined
           resume(Effect.fail(SystemError.toConnectError(error, { address, localAddress: options.local })))
@@ -127,7 +109,7 @@ const makeEndpoint = (socket: Dgram.Socket, options: Transport.SocketOptions): E
     )
 
   const disconnect = Effect.suspend(() => {
-    forget()
+    inbox.forget()
     const previous = peer
     peer = undefined
     try {
@@ -150,20 +132,7 @@ const makeEndpoint = (socket: Dgram.Socket, options: Transport.SocketOptions): E
       }
     })
 
-  const receive = Effect.callback<Uint8Array, ConnectError.ConnectError>((resume) => {
-    if (pendingError !== undefined) {
-      const error = pendingError
-      pendingError = undefined
-      return resume(Effect.fail(error))
-    }
-    const message = queue.shift()
-    if (message !== undefined) return resume(Effect.succeed(message))
-    receivers.push(resume)
-    return Effect.sync(() => {
-      const index = receivers.indexOf(resume)
-      if (index !== -1) receivers.splice(index, 1)
-    })
-  })
+  const receive = inbox.receive
 
   const localAddress = Effect.sync((): SockAddr.SockAddr | undefined => {
     if (closing) return undefined
@@ -189,9 +158,7 @@ const makeEndpoint = (socket: Dgram.Socket, options: Transport.SocketOptions): E
     pending?.(Object.assign(new Error("the socket was closed"), { code: "EBADF", errno: -9 }))
     // The 'error' listener stays, swallowing: a late error of a closed socket must not crash
     // the process.
-    const failure = ConnectError.make("EBADF", context("recv"))
-    for (const receiver of receivers.splice(0)) receiver(Effect.fail(failure))
-    forget()
+    inbox.close(ConnectError.make("EBADF", context("recv")))
     socket.close()
   })
 

@@ -51,6 +51,12 @@ const errorOf = (failure: Failure): Socket.SocketError =>
         reason: new Socket.SocketReadError({ cause: ConnectError.make("ECONNRESET", { syscall: "recv" }) })
       })
 
+/** Sits between a writer and its direction; delivers later with `push` and `end`. */
+export interface Tap {
+  readonly write: (chunk: Uint8Array) => void
+  readonly end: () => void
+}
+
 /**
  * One direction of a connection: what one side writes and the other reads. The arrays are
  * made on first use: most test connections never carry a byte.
@@ -62,6 +68,11 @@ export class Direction {
   /** The connection is gone: buffered bytes are discarded and every pull fails. */
   failure: Failure | undefined = undefined
   waiters: Array<Waiter> | undefined = undefined
+  /**
+   * What the writer's bytes and FIN go through before they arrive (the network's toxics);
+   * undefined: straight into this direction, the fast path.
+   */
+  tap: Tap | undefined = undefined
 
   get open(): boolean {
     return !this.ended && this.failure === undefined
@@ -71,6 +82,23 @@ export class Direction {
     if (this.chunks === undefined) this.chunks = [chunk]
     else this.chunks.push(chunk)
     this.wake()
+  }
+
+  /** The writer sends a chunk: through the tap when there is one. */
+  send(chunk: Uint8Array): void {
+    if (this.tap === undefined) this.push(chunk)
+    else this.tap.write(chunk)
+  }
+
+  /** The writer sends FIN: through the tap when there is one. */
+  finish(): void {
+    if (this.tap === undefined) this.end()
+    else this.tap.end()
+  }
+
+  /** An RST arrives: buffered bytes are lost, every pull fails with ECONNRESET. */
+  reset(): void {
+    this.fail(reset)
   }
 
   end(): void {
@@ -163,7 +191,7 @@ export class Side {
     this.incoming.fail(hadError ? closedAbnormally : closedCleanly)
     if (!this.writeEnded) {
       this.writeEnded = true
-      this.outgoing.end()
+      this.outgoing.finish()
     }
     const onDestroy = this.onDestroy
     this.onDestroy = undefined
@@ -178,10 +206,23 @@ export class Side {
     this.destroy(true)
   }
 
+  /**
+   * Its host crashed: this end stops existing without a word to the peer (no FIN, no RST).
+   * Whatever its software does with it afterwards reaches nobody.
+   */
+  detach(): void {
+    if (this.destroyed) return
+    this.destroyed = true
+    this.writeEnded = true
+    const onDestroy = this.onDestroy
+    this.onDestroy = undefined
+    onDestroy?.()
+  }
+
   halfClose(): void {
     if (this.destroyed || this.writeEnded) return
     this.writeEnded = true
-    this.outgoing.end()
+    this.outgoing.finish()
   }
 
   /** Sends one chunk; the error when the connection cannot carry it. */
@@ -191,7 +232,7 @@ export class Side {
       return writeError(ConnectError.unknown("EPIPE", { syscall: "send", errno: 32 }))
     }
     // The kernel copies on send: the caller may reuse its buffer.
-    this.outgoing.push(chunk.slice())
+    this.outgoing.send(chunk.slice())
     return undefined
   }
 }
