@@ -68,7 +68,9 @@ const show = (input: unknown): string => {
   } catch {
     text = typeof input
   }
-  return text.length > maxShown ? `${text.slice(0, maxShown)}… (${typeof input === "string" ? `${input.length} characters` : "shortened"})` : text
+  return text.length > maxShown
+    ? `${text.slice(0, maxShown)}… (${typeof input === "string" ? `${input.length} characters` : "shortened"})`
+    : text
 }
 
 /**
@@ -174,7 +176,12 @@ export const duration = (
   input: Duration.Input,
   options?: { readonly infinite?: "allow" | "refuse" | undefined }
 ): Result.Result<Duration.Duration, InvalidInput> => {
-  const allowInfinite = options?.infinite === "allow"
+  let allowInfinite = false
+  try {
+    allowInfinite = options?.infinite === "allow"
+  } catch {
+    // An options object whose getter throws allows nothing more than the default.
+  }
   let decoded: Result.Result<Duration.Duration, string>
   try {
     decoded = decodeDuration(input)

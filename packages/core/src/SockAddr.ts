@@ -355,7 +355,9 @@ export const inet = (
   const made: Result.Result<NetAddress.InetAddress, NetAddress.NetAddressError> = NetAddress.isIpv4Address(address)
     ? NetAddress.inetAddressV4(address, port + 0)
     : NetAddress.inetAddressV6(address, port + 0, { scopeId: (scopeId ?? 0) + 0 })
-  return Result.isFailure(made) ? fail(made.failure.message) : Result.succeed(trust(new Inet({ address: made.success })))
+  return Result.isFailure(made)
+    ? fail(made.failure.message)
+    : Result.succeed(trust(new Inet({ address: made.success })))
 }
 
 // Addresses this module made, or checked once: `fromInput` passes them straight through. Any
@@ -853,7 +855,10 @@ export const fromJson = (json: Json): Result.Result<SockAddr, InvalidInput.Inval
   }
   if (Result.isSuccess(shape)) return fromJsonShape(shape.success)
   const issue = shape.failure.message
-  return invalid(json, `expected the JSON form of an address: ${issue.length > 200 ? `${issue.slice(0, 200)}…` : issue}`)
+  return invalid(
+    json,
+    `expected the JSON form of an address: ${issue.length > 200 ? `${issue.slice(0, 200)}…` : issue}`
+  )
 }
 
 /**
