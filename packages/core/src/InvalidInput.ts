@@ -56,6 +56,13 @@ export const make = (field: string, input: unknown, reason: string): InvalidInpu
 // by its type.
 const maxShown = 100
 
+const shorten = (_key: string, value: unknown): unknown =>
+  typeof value === "string" && value.length > maxShown
+    ? `${value.slice(0, maxShown)}…`
+    : typeof value === "bigint"
+      ? `${value}n`
+      : value
+
 const show = (input: unknown): string => {
   let text: string
   try {
@@ -64,7 +71,8 @@ const show = (input: unknown): string => {
     else if (typeof input === "bigint") text = `${input}n`
     else if (typeof input === "symbol") text = input.toString()
     else if (typeof input === "function") text = "a function"
-    else text = JSON.stringify(input) ?? typeof input
+    // Long strings inside are cut as they are met, so the text stays short whatever the input.
+    else text = JSON.stringify(input, shorten) ?? typeof input
   } catch {
     text = typeof input
   }
