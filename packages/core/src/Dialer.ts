@@ -299,7 +299,7 @@ export const dial = (
     const classified = classify(target)
     if (Result.isFailure(classified)) return Effect.fail(classified.failure)
     // Read once: every attempt's `open` sees this plain snapshot, never the caller's object.
-    const snapshot = internalInput.snapshot("options", rawOptions, optionKeys)
+    const snapshot = InvalidInput.options("options", rawOptions, optionKeys)
     if (Result.isFailure(snapshot)) return Effect.fail(snapshot.failure)
     const options = snapshot.success as Options
     for (const key of ["family", "preferredFamily"] as const) {

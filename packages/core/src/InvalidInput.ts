@@ -204,3 +204,63 @@ export const duration = (
   const expected = allowInfinite ? "expected a non-negative duration" : "expected a finite, non-negative duration"
   return Result.fail(make(field, input, Result.isFailure(decoded) ? `${expected}: ${decoded.failure}` : expected))
 }
+
+// Array.isArray throws on a revoked proxy.
+const isArrayOrRevoked = (input: object): boolean => {
+  try {
+    return Array.isArray(input)
+  } catch {
+    return true
+  }
+}
+
+const threw = (error: unknown): string => {
+  try {
+    const message = error instanceof Error ? error.message : String(error)
+    return `reading it threw: ${message.length > 80 ? `${message.slice(0, 80)}…` : message}`
+  } catch {
+    return "reading it threw"
+  }
+}
+
+/**
+ * Reads an options bag once, into a plain object holding only `keys` (those not `undefined`).
+ * `undefined` is no options; anything but a non-array object (`null` included) is refused
+ * naming `field`, and a getter or proxy trap that throws is refused naming its key. Validate
+ * the snapshot, never the caller's object: a getter runs once, so a value cannot change between
+ * its check and its use. Every options argument of dial's packages is read through this.
+ *
+ * @example
+ * ```ts
+ * import { Result } from "effect"
+ * import { InvalidInput } from "@dial/core"
+ *
+ * const read = InvalidInput.options("options", { deadline: "1 second", other: 1 }, ["deadline"])
+ * Result.getOrThrow(read) // { deadline: "1 second" }
+ * Result.isFailure(InvalidInput.options("options", null, ["deadline"])) // true
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const options = <K extends string>(
+  field: string,
+  input: unknown,
+  keys: ReadonlyArray<K>
+): Result.Result<Partial<Record<K, unknown>>, InvalidInput> => {
+  if (input === undefined) return Result.succeed({})
+  if (typeof input !== "object" || input === null || isArrayOrRevoked(input)) {
+    return Result.fail(make(field, input, "expected an options object or undefined"))
+  }
+  const out: Partial<Record<K, unknown>> = {}
+  for (const key of keys) {
+    let value: unknown
+    try {
+      value = (input as Record<string, unknown>)[key]
+    } catch (error) {
+      return Result.fail(make(key, input, threw(error)))
+    }
+    if (value !== undefined) out[key] = value
+  }
+  return Result.succeed(out)
+}

@@ -27,7 +27,6 @@ import * as InvalidInput from "./InvalidInput.ts"
 import * as SockAddr from "./SockAddr.ts"
 import type * as SocketHandle from "./SocketHandle.ts"
 import * as internalHandle from "./internal/handle.ts"
-import * as internalInput from "./internal/input.ts"
 import type * as Transport from "./Transport.ts"
 
 /**
@@ -93,7 +92,7 @@ const validateOpen = (
   }
   if (input === undefined) return Result.succeed({})
   // Each option read once: a getter cannot throw past here, nor change its answer after the check.
-  const snapshot = internalInput.snapshot("options", input, openKeys)
+  const snapshot = InvalidInput.options("options", input, openKeys)
   if (Result.isFailure(snapshot)) return Result.fail(snapshot.failure)
   const options = snapshot.success as OpenOptions
   let local: SockAddr.Inet | undefined

@@ -68,7 +68,7 @@ const validate = (
   input: SockAddr.Input,
   raw: SocketHandle.ConnectOptions | undefined
 ): Result.Result<Request, InvalidInput.InvalidInput> => {
-  const snapshot = internalInput.snapshot("options", raw, connectKeys)
+  const snapshot = InvalidInput.options("options", raw, connectKeys)
   if (Result.isFailure(snapshot)) return Result.fail(snapshot.failure)
   const options = snapshot.success as SocketHandle.ConnectOptions
   const parsed = SockAddr.fromInput(input)

@@ -29,38 +29,3 @@ export const guard = <A>(
     return Result.fail(InvalidInput.make(field, input, threw(error)))
   }
 }
-
-// Array.isArray throws on a revoked proxy.
-const isArrayOrRevoked = (input: object): boolean => {
-  try {
-    return Array.isArray(input)
-  } catch {
-    return true
-  }
-}
-
-/**
- * An options bag as a plain object holding only `keys`, each read once. `undefined` is no
- * options; anything but a non-array object (`null` included) is refused, naming `field`.
- */
-export const snapshot = <K extends string>(
-  field: string,
-  input: unknown,
-  keys: ReadonlyArray<K>
-): Result.Result<Partial<Record<K, unknown>>, InvalidInput.InvalidInput> => {
-  if (input === undefined) return Result.succeed({})
-  if (typeof input !== "object" || input === null || isArrayOrRevoked(input)) {
-    return Result.fail(InvalidInput.make(field, input, "expected an options object or undefined"))
-  }
-  const out: Partial<Record<K, unknown>> = {}
-  for (const key of keys) {
-    let value: unknown
-    try {
-      value = (input as Record<string, unknown>)[key]
-    } catch (error) {
-      return Result.fail(InvalidInput.make(key, input, threw(error)))
-    }
-    if (value !== undefined) out[key] = value
-  }
-  return Result.succeed(out)
-}
