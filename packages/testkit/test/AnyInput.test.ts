@@ -42,6 +42,20 @@ describe("TestNetwork: any input", () => {
     )
   })
 
+  it("layer options out of range fail the layer with InvalidInput, not a defect", () => {
+    for (const options of [
+      { ephemeralPorts: { from: 5, to: 1 } },
+      { ephemeralPorts: { from: 0.5, to: 9 } },
+      { hostAddresses: { IPv4: "::1" } },
+      { kernelTimeout: {} },
+      { seed: Number.NaN }
+    ]) {
+      const exit = Effect.runSyncExit(Layer.build(TestNetwork.layer(options as never)).pipe(Effect.scoped))
+      expectExit(exit)
+      if (Exit.isSuccess(exit) && !("seed" in options)) throw new Error(`accepted ${JSON.stringify(options)}`)
+    }
+  })
+
   it("listen, bindDatagram, script, latency, partition, hold", { timeout: 120_000 }, () => {
     const context = build(TestNetwork.layer())
     const bindFailure = (e: unknown) => isInvalid(e) || (ConnectError.isConnectError(e) && e._tag === "EADDRINUSE")
