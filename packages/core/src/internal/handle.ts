@@ -55,6 +55,7 @@ const isAbortSignal = (u: unknown): u is AbortSignal =>
   typeof u.removeEventListener === "function"
 
 const connectKeys = ["deadline", "signal"] as const
+const noOptions: SocketHandle.ConnectOptions = Object.freeze({})
 
 interface Request {
   readonly address: SockAddr.SockAddr
@@ -68,9 +69,13 @@ const validate = (
   input: SockAddr.Input,
   raw: SocketHandle.ConnectOptions | undefined
 ): Result.Result<Request, InvalidInput.InvalidInput> => {
-  const snapshot = InvalidInput.options("options", raw, connectKeys)
-  if (Result.isFailure(snapshot)) return Result.fail(snapshot.failure)
-  const options = snapshot.success as SocketHandle.ConnectOptions
+  let options: SocketHandle.ConnectOptions = noOptions
+  // Most connects pass no options: no snapshot to take.
+  if (raw !== undefined) {
+    const snapshot = InvalidInput.options("options", raw, connectKeys)
+    if (Result.isFailure(snapshot)) return Result.fail(snapshot.failure)
+    options = snapshot.success as SocketHandle.ConnectOptions
+  }
   const parsed = SockAddr.fromInput(input)
   if (Result.isFailure(parsed)) return Result.fail(parsed.failure)
   const address = parsed.success
