@@ -324,6 +324,70 @@ describe("Dialer: any input", () => {
   })
 })
 
+describe("the cases issue 10 lists, by name", () => {
+  const refused = (r: Result.Result<unknown, unknown>) => Result.isFailure(r) && isInvalid(r.failure)
+  const exitRefused = (exit: Exit.Exit<unknown, unknown>) =>
+    Exit.isFailure(exit) &&
+    !Cause.hasDies(exit.cause) &&
+    isInvalid(Cause.findErrorOption(exit.cause).pipe((o) => (o._tag === "Some" ? o.value : undefined)))
+
+  it("inet refuses non-string IPs and bad ports", () => {
+    for (const [ip, port] of [
+      [{}, 80],
+      [5, 80],
+      [null, 80],
+      [null, -1],
+      ["127.0.0.1", "80"],
+      ["127.0.0.1", Number.NaN]
+    ]) {
+      expect(refused(SockAddr.inet(ip as string, port as number)), `${String(ip)} ${String(port)}`).toBe(true)
+    }
+  })
+
+  it("fromJson refuses what is not the JSON form, as FromJson does", () => {
+    for (const json of [
+      { _tag: "Nope" },
+      {},
+      "127.0.0.1:80",
+      null,
+      { _tag: "Inet", ip: 5, port: 1 },
+      { _tag: "Inet", port: 1 }
+    ]) {
+      expect(refused(SockAddr.fromJson(json as never)), JSON.stringify(json)).toBe(true)
+      expect(Exit.isFailure(Schema.decodeUnknownExit(SockAddr.FromJson)(json))).toBe(true)
+    }
+  })
+
+  it("fromSocketPath refuses non-strings", () => {
+    for (const path of [null, 5, undefined, {}]) expect(refused(SockAddr.fromSocketPath(path as never))).toBe(true)
+  })
+
+  it("null options are InvalidInput from open, connect and dial", async () => {
+    const run = <A, E>(
+      effect: Effect.Effect<A, E, Network.Network | AddressResolver.AddressResolver | import("effect/Scope").Scope>
+    ) => Effect.runPromiseExit(effect.pipe(Effect.scoped, Effect.provide(context)))
+    expect(exitRefused(await run(Network.open("stream", null as never)))).toBe(true)
+    expect(exitRefused(await run(Network.connect("127.0.0.1:1", null as never)))).toBe(true)
+    expect(exitRefused(await run(Dialer.dial("127.0.0.1:1", null as never)))).toBe(true)
+    expect(exitRefused(await run(Dialer.dial("db.internal:1", null as never)))).toBe(true)
+  })
+
+  it("durations that are not durations fail the connect with InvalidInput, not DeadlineExceeded", async () => {
+    for (const deadline of [{}, [Number.NaN, 0]]) {
+      const exit = await Effect.runPromiseExit(
+        Network.connect("127.0.0.1:1", { deadline: deadline as never }).pipe(Effect.scoped, Effect.provide(context))
+      )
+      expect(exitRefused(exit), JSON.stringify(deadline)).toBe(true)
+    }
+  })
+
+  // How long it takes is the parse benchmark's to show (packages/core/bench/parse.ts).
+  it("a 64 KiB address is refused, naming the limit", () => {
+    const result = SockAddr.fromString(`${"a".repeat(64 * 1024)}:1`)
+    expect(Result.isFailure(result) && result.failure.reason.includes(`at most ${SockAddr.maxStringLength}`)).toBe(true)
+  })
+})
+
 describe("errors and retry classes: any input", () => {
   it("classify, guards, fromUnknown and toConnectError", () => {
     fc.assert(
