@@ -24,7 +24,8 @@ const programs: ReadonlyArray<{
     title: "Happy Eyeballs: time to connect with IPv6 blackholed (issue 5)",
     file: "packages/node/bench/happy-eyeballs.ts"
   },
-  { title: "`dial wait` detection latency (issue 6)", file: "packages/cli/bench/wait-latency.ts", args: ["15"] }
+  { title: "`dial wait` detection latency (issue 6)", file: "packages/cli/bench/wait-latency.ts", args: ["15"] },
+  { title: "Parse time against input length, 1 KiB to 1 MiB (issue 10)", file: "packages/core/bench/parse.ts" }
 ]
 
 const sections: Array<string> = []

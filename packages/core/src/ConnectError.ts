@@ -673,9 +673,14 @@ const classByTag: Readonly<Record<string, Function>> = { ...classes, UnknownErrn
  * @since 0.1.0
  */
 export const isConnectError = (u: unknown): u is ConnectError => {
-  if (!Predicate.hasProperty(u, "_tag") || typeof u._tag !== "string") return false
-  const Class = Object.hasOwn(classByTag, u._tag) ? classByTag[u._tag] : undefined
-  return Class !== undefined && u instanceof Class
+  try {
+    if (!Predicate.hasProperty(u, "_tag") || typeof u._tag !== "string") return false
+    const Class = Object.hasOwn(classByTag, u._tag) ? classByTag[u._tag] : undefined
+    return Class !== undefined && u instanceof Class
+  } catch {
+    // A proxy whose traps throw is not an errno error.
+    return false
+  }
 }
 
 /**

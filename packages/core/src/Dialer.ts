@@ -37,6 +37,7 @@ import * as Host from "effect/net/Host"
 import type * as NetAddress from "effect/net/NetAddress"
 import * as DialError from "./DialError.ts"
 import * as InvalidInput from "./InvalidInput.ts"
+import * as internalInput from "./internal/input.ts"
 import * as Network from "./Network.ts"
 import * as SockAddr from "./SockAddr.ts"
 import type * as SocketHandle from "./SocketHandle.ts"
@@ -200,20 +201,70 @@ interface MutableAttempt {
   error: SocketHandle.ConnectFailure | undefined
 }
 
+/**
+ * The longest target string {@link dial} reads, in UTF-16 code units. The longest valid form is
+ * a host name (at most 253 characters) with `:65535`, 259 characters; the limit leaves a margin.
+ * A longer string is refused before it is parsed.
+ *
+ * @example
+ * ```ts
+ * import { Dialer } from "@dial/core"
+ *
+ * Dialer.maxTargetLength // 512
+ * ```
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const maxTargetLength = 512
+
 /** A target that needs no resolution, or the host and port to resolve. */
 const classify = (target: Target): Result.Result<SockAddr.SockAddr | Host.HostPort, InvalidInput.InvalidInput> => {
-  if (Host.isHostPort(target)) return Result.succeed(target)
-  if (typeof target !== "string") return SockAddr.fromInput(target)
+  if (typeof target !== "string") {
+    return internalInput.guard(
+      "target",
+      target,
+      (): Result.Result<SockAddr.SockAddr | Host.HostPort, InvalidInput.InvalidInput> =>
+        Host.isHostPort(target) ? Result.succeed(target) : SockAddr.fromInput(target)
+    )
+  }
+  if (target.length > maxTargetLength) {
+    return Result.fail(
+      InvalidInput.make("target", target, `a target is at most ${maxTargetLength} characters (got ${target.length})`)
+    )
+  }
   const direct = SockAddr.fromString(target)
   if (Result.isSuccess(direct)) return direct
   const hostPort = Host.hostPortFromString(target)
   if (Result.isSuccess(hostPort)) return Result.succeed(hostPort.success)
   // Say what is wrong with the form the target was meant to be in.
-  const meantAsName = /[a-zA-Z]/.test(target) && !target.startsWith("unix:") && !target.startsWith("[")
+  const meantAsName = hasLetter(target) && !target.startsWith("unix:") && !target.startsWith("[")
   return Result.fail(
     meantAsName ? InvalidInput.make("target", target, `not a host:port: ${hostPort.failure.message}`) : direct.failure
   )
 }
+
+const hasLetter = (text: string): boolean => {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i) | 0x20
+    if (c >= 97 && c <= 122) return true
+  }
+  return false
+}
+
+const optionKeys = [
+  "deadline",
+  "attemptDelay",
+  "resolutionDelay",
+  "firstAddressFamilyCount",
+  "family",
+  "preferredFamily",
+  "local",
+  "keepAlive",
+  "noDelay"
+] as const
+
+const isFamily = (u: unknown): u is NetAddress.IpFamily => u === "IPv4" || u === "IPv6"
 
 /**
  * Dials a target: resolves it and races its addresses (Happy Eyeballs v2). The handle lives
@@ -242,11 +293,20 @@ const classify = (target: Target): Result.Result<SockAddr.SockAddr | Host.HostPo
  */
 export const dial = (
   target: Target,
-  options: Options = {}
+  rawOptions?: Options
 ): Effect.Effect<Dialed, DialFailure, Network.Network | AddressResolver.AddressResolver | Scope.Scope> =>
   Effect.suspend(() => {
     const classified = classify(target)
     if (Result.isFailure(classified)) return Effect.fail(classified.failure)
+    // Read once: every attempt's `open` sees this plain snapshot, never the caller's object.
+    const snapshot = InvalidInput.options("options", rawOptions, optionKeys)
+    if (Result.isFailure(snapshot)) return Effect.fail(snapshot.failure)
+    const options = snapshot.success as Options
+    for (const key of ["family", "preferredFamily"] as const) {
+      if (options[key] !== undefined && !isFamily(options[key])) {
+        return Effect.fail(InvalidInput.make(key, options[key], "expected IPv4 or IPv6"))
+      }
+    }
     const attemptDelay = millisOf(options.attemptDelay, 250, "attemptDelay")
     const resolutionDelay = millisOf(options.resolutionDelay, 50, "resolutionDelay")
     const deadline = millisOf(options.deadline, Number.POSITIVE_INFINITY, "deadline")

@@ -426,7 +426,7 @@ const byNumber: ReadonlyMap<number, Info> = new Map(names.map((name) => [table[n
 
 /**
  * The row of a Linux errno number, if the library knows it. Node reports errnos negated
- * (`-111`); both signs are accepted.
+ * (`-111`); both signs are accepted. Anything but a known number is `undefined`.
  *
  * @example
  * ```ts
@@ -438,7 +438,8 @@ const byNumber: ReadonlyMap<number, Info> = new Map(names.map((name) => [table[n
  * @category getters
  * @since 0.1.0
  */
-export const fromNumber = (errno: number): Info | undefined => byNumber.get(Math.abs(errno))
+export const fromNumber = (errno: number): Info | undefined =>
+  typeof errno === "number" ? byNumber.get(Math.abs(errno)) : undefined
 
 /**
  * Every row, in table order.

@@ -51,20 +51,120 @@ export class InvalidInput extends Schema.TaggedError<InvalidInput>()("InvalidInp
 export const make = (field: string, input: unknown, reason: string): InvalidInput =>
   new InvalidInput({ field, reason, input, message: `invalid ${field}: ${reason} (got ${show(input)})` })
 
+// The message quotes the input, shortened: a 1 MiB string must not make a 1 MiB message. A value
+// that cannot be shown (a proxy whose traps throw, a cycle, a bigint inside an object) is named
+// by its type.
+const maxShown = 100
+
+const shorten = (_key: string, value: unknown): unknown =>
+  typeof value === "string" && value.length > maxShown
+    ? `${value.slice(0, maxShown)}…`
+    : typeof value === "bigint"
+      ? `${value}n`
+      : value
+
 const show = (input: unknown): string => {
-  if (typeof input === "string") return JSON.stringify(input)
-  if (typeof input === "number" || typeof input === "boolean" || input == null) return String(input)
+  let text: string
   try {
-    return JSON.stringify(input) ?? typeof input
+    if (typeof input === "string") text = JSON.stringify(input.length > maxShown ? input.slice(0, maxShown) : input)
+    else if (typeof input === "number" || typeof input === "boolean" || input == null) text = String(input)
+    else if (typeof input === "bigint") text = `${input}n`
+    else if (typeof input === "symbol") text = input.toString()
+    else if (typeof input === "function") text = "a function"
+    // Long strings inside are cut as they are met, so the text stays short whatever the input.
+    else text = JSON.stringify(input, shorten) ?? typeof input
   } catch {
-    return typeof input
+    text = typeof input
   }
+  return text.length > maxShown
+    ? `${text.slice(0, maxShown)}… (${typeof input === "string" ? `${input.length} characters` : "shortened"})`
+    : text
+}
+
+/**
+ * The longest duration string {@link duration} reads (`"1.5 seconds"`): a longer one is refused
+ * before it is parsed.
+ *
+ * @example
+ * ```ts
+ * import { InvalidInput } from "@dial/core"
+ *
+ * InvalidInput.maxDurationLength // 64
+ * ```
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const maxDurationLength = 64
+
+const durationUnits = [
+  "weeks",
+  "days",
+  "hours",
+  "minutes",
+  "seconds",
+  "milliseconds",
+  "microseconds",
+  "nanoseconds"
+] as const
+
+/**
+ * The one reading of a duration input, stricter than Effect's (which reads NaN, `{}` and
+ * `[NaN, 0]` as zero): a number that is not NaN, a bigint, a string of at most
+ * `maxDurationLength` characters, a `[seconds, nanos]` pair of numbers that are not NaN, or
+ * an object with at least one unit field, each a number that is not NaN. The caller checks
+ * the sign and finiteness.
+ */
+const decodeDuration = (input: unknown): Result.Result<Duration.Duration, string> => {
+  switch (typeof input) {
+    case "number":
+      return Number.isNaN(input) ? Result.fail("NaN is not a duration") : Result.succeed(Duration.millis(input))
+    case "bigint":
+      return Result.succeed(Duration.nanos(input))
+    case "string": {
+      if (input.length > maxDurationLength) {
+        return Result.fail(`a duration string is at most ${maxDurationLength} characters (got ${input.length})`)
+      }
+      return Option.match(Duration.fromInput(input as Duration.Input), {
+        onNone: () => Result.fail('expected a duration such as "2 seconds" or "250 millis"'),
+        onSome: Result.succeed
+      })
+    }
+    case "object": {
+      if (input === null) break
+      if (Duration.isDuration(input)) return Result.succeed(input)
+      if (Array.isArray(input)) {
+        if (input.length !== 2) return Result.fail("a [seconds, nanos] pair has two elements")
+        const [seconds, nanos]: Array<unknown> = [input[0], input[1]]
+        if (typeof seconds !== "number" || typeof nanos !== "number" || Number.isNaN(seconds) || Number.isNaN(nanos)) {
+          return Result.fail("a [seconds, nanos] pair holds two numbers, neither NaN")
+        }
+        return Result.succeed(Duration.fromInputUnsafe([seconds, nanos]))
+      }
+      // Read each unit once into a plain object: a getter runs once, and a typo (`{ secs: 5 }`)
+      // or an empty object is refused rather than read as zero.
+      const fields: { -readonly [K in (typeof durationUnits)[number]]?: number } = {}
+      let some = false
+      for (const unit of durationUnits) {
+        const value: unknown = (input as Record<string, unknown>)[unit]
+        if (value === undefined) continue
+        if (typeof value !== "number" || Number.isNaN(value)) return Result.fail(`${unit} must be a number, not NaN`)
+        fields[unit] = value
+        some = true
+      }
+      if (!some) return Result.fail(`a duration object needs one of ${durationUnits.join(", ")}`)
+      return Result.succeed(Duration.fromInputUnsafe(fields))
+    }
+  }
+  return Result.fail('expected a duration such as "2 seconds" or "250 millis"')
 }
 
 /**
  * Reads a duration option: the `Duration`, or the `InvalidInput` naming `field`. A negative,
- * NaN or malformed duration is refused; an infinite one only with `{ infinite: "allow" }` (where it
- * means "no limit").
+ * NaN or malformed duration is refused (an empty object and `[NaN, 0]` too: Effect itself reads
+ * them as zero); an infinite one only with `{ infinite: "allow" }` (where it means "no limit").
+ * A duration string longer than {@link maxDurationLength} is refused before it is parsed. Never
+ * throws, whatever `input` is.
  *
  * @example
  * ```ts
@@ -73,6 +173,7 @@ const show = (input: unknown): string => {
  *
  * Result.isSuccess(InvalidInput.duration("deadline", "2 seconds")) // true
  * Result.isFailure(InvalidInput.duration("deadline", "soon" as any)) // true
+ * Result.isFailure(InvalidInput.duration("deadline", {} as any)) // true
  * ```
  *
  * @category constructors
@@ -83,13 +184,83 @@ export const duration = (
   input: Duration.Input,
   options?: { readonly infinite?: "allow" | "refuse" | undefined }
 ): Result.Result<Duration.Duration, InvalidInput> => {
-  const allowInfinite = options?.infinite === "allow"
-  // Effect reads a NaN number as zero; a NaN here is a bug upstream, not "no time at all".
-  const decoded = typeof input === "number" && Number.isNaN(input) ? Option.none() : Duration.fromInput(input)
-  if (Option.isSome(decoded) && !Duration.isNegative(decoded.value)) {
-    if (allowInfinite || Duration.isFinite(decoded.value)) return Result.succeed(decoded.value)
+  let allowInfinite = false
+  try {
+    allowInfinite = options?.infinite === "allow"
+  } catch {
+    // An options object whose getter throws allows nothing more than the default.
   }
-  return Result.fail(
-    make(field, input, allowInfinite ? "expected a non-negative duration" : "expected a finite, non-negative duration")
-  )
+  let decoded: Result.Result<Duration.Duration, string>
+  try {
+    decoded = decodeDuration(input)
+  } catch {
+    // A proxy whose traps throw, a getter that throws.
+    decoded = Result.fail("reading it threw")
+  }
+  if (Result.isSuccess(decoded)) {
+    const value = decoded.success
+    if (!Duration.isNegative(value) && (allowInfinite || Duration.isFinite(value))) return Result.succeed(value)
+  }
+  const expected = allowInfinite ? "expected a non-negative duration" : "expected a finite, non-negative duration"
+  return Result.fail(make(field, input, Result.isFailure(decoded) ? `${expected}: ${decoded.failure}` : expected))
+}
+
+// Array.isArray throws on a revoked proxy.
+const isArrayOrRevoked = (input: object): boolean => {
+  try {
+    return Array.isArray(input)
+  } catch {
+    return true
+  }
+}
+
+const threw = (error: unknown): string => {
+  try {
+    const message = error instanceof Error ? error.message : String(error)
+    return `reading it threw: ${message.length > 80 ? `${message.slice(0, 80)}…` : message}`
+  } catch {
+    return "reading it threw"
+  }
+}
+
+/**
+ * Reads an options bag once, into a plain object holding only `keys` (those not `undefined`).
+ * `undefined` is no options; anything but a non-array object (`null` included) is refused
+ * naming `field`, and a getter or proxy trap that throws is refused naming its key. Validate
+ * the snapshot, never the caller's object: a getter runs once, so a value cannot change between
+ * its check and its use. Every options argument of dial's packages is read through this.
+ *
+ * @example
+ * ```ts
+ * import { Result } from "effect"
+ * import { InvalidInput } from "@dial/core"
+ *
+ * const read = InvalidInput.options("options", { deadline: "1 second", other: 1 }, ["deadline"])
+ * Result.getOrThrow(read) // { deadline: "1 second" }
+ * Result.isFailure(InvalidInput.options("options", null, ["deadline"])) // true
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const options = <K extends string>(
+  field: string,
+  input: unknown,
+  keys: ReadonlyArray<K>
+): Result.Result<Partial<Record<K, unknown>>, InvalidInput> => {
+  if (input === undefined) return Result.succeed({})
+  if (typeof input !== "object" || input === null || isArrayOrRevoked(input)) {
+    return Result.fail(make(field, input, "expected an options object or undefined"))
+  }
+  const out: Partial<Record<K, unknown>> = {}
+  for (const key of keys) {
+    let value: unknown
+    try {
+      value = (input as Record<string, unknown>)[key]
+    } catch (error) {
+      return Result.fail(make(key, input, threw(error)))
+    }
+    if (value !== undefined) out[key] = value
+  }
+  return Result.succeed(out)
 }

@@ -81,14 +81,20 @@ export class Network extends Context.Service<
   }
 >()("@dial/core/Network") {}
 
+const openKeys = ["local", "keepAlive", "noDelay"] as const
+
 const validateOpen = (
   type: unknown,
-  options: OpenOptions | undefined
+  input: OpenOptions | undefined
 ): Result.Result<Transport.SocketOptions, InvalidInput.InvalidInput> => {
   if (type !== "stream" && type !== "datagram" && type !== "seqpacket") {
     return Result.fail(InvalidInput.make("type", type, "expected stream, datagram or seqpacket"))
   }
-  if (options === undefined) return Result.succeed({})
+  if (input === undefined) return Result.succeed({})
+  // Each option read once: a getter cannot throw past here, nor change its answer after the check.
+  const snapshot = InvalidInput.options("options", input, openKeys)
+  if (Result.isFailure(snapshot)) return Result.fail(snapshot.failure)
+  const options = snapshot.success as OpenOptions
   let local: SockAddr.Inet | undefined
   if (options.local !== undefined) {
     const parsed = SockAddr.fromInput(options.local)

@@ -152,6 +152,15 @@ const tagOf = (u: unknown): string | undefined =>
  * @since 0.1.0
  */
 export const classify = (error: unknown): Errno.RetryClass | undefined => {
+  try {
+    return classifyUnguarded(error)
+  } catch {
+    // A value whose getters throw (a proxy) is no error of this library's.
+    return undefined
+  }
+}
+
+const classifyUnguarded = (error: unknown): Errno.RetryClass | undefined => {
   const tag = tagOf(error)
   if (tag === undefined) return undefined
   if (Errno.isName(tag)) return Errno.table[tag].retryClass

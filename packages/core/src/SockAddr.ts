@@ -21,6 +21,7 @@
 import * as Arbitrary from "effect/Arbitrary"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
+import * as Equal from "effect/Equal"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import * as SchemaIssue from "effect/SchemaIssue"
@@ -45,8 +46,30 @@ import * as InvalidInput from "./InvalidInput.ts"
 export const maxUnixPathBytes = 107
 
 /**
+ * The longest address string {@link fromString} reads, in UTF-16 code units (JavaScript's
+ * `length`). The longest valid form is `unix:@` and a 107-byte name, 113 characters (an IPv6
+ * address with scope and port is at most 64); the limit leaves a margin so that a slightly long
+ * unix path still hears about `sun_path`. A longer string is refused before it is parsed, so
+ * parsing time is bounded whatever the input.
+ *
+ * @example
+ * ```ts
+ * import { Result } from "effect"
+ * import { SockAddr } from "@dial/core"
+ *
+ * SockAddr.maxStringLength // 256
+ * Result.isFailure(SockAddr.fromString("1".repeat(1 << 20))) // true, at once
+ * ```
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const maxStringLength = 256
+
+/**
  * An internet address: IPv4, or IPv6 with its scope id. Build one with {@link inet} or
- * {@link fromString}; the class constructor does not validate.
+ * {@link fromString}; the class constructor does not validate, so {@link fromInput} (and so every
+ * `connect`) checks an address it did not make before any socket sees it.
  *
  * @example
  * ```ts
@@ -203,8 +226,15 @@ export const unspec: Unspec = new Unspec()
  * @category guards
  * @since 0.1.0
  */
-export const isSockAddr = (u: unknown): u is SockAddr =>
-  u instanceof Inet || u instanceof UnixPath || u instanceof UnixAbstract || u instanceof Unspec
+export const isSockAddr = (u: unknown): u is SockAddr => {
+  if (typeof u !== "object" || u === null) return false
+  try {
+    return u instanceof Inet || u instanceof UnixPath || u instanceof UnixAbstract || u instanceof Unspec
+  } catch {
+    // A proxy whose getPrototypeOf trap throws is no address.
+    return false
+  }
+}
 
 /**
  * Whether an address is an internet address.
@@ -219,7 +249,7 @@ export const isSockAddr = (u: unknown): u is SockAddr =>
  * @category guards
  * @since 0.1.0
  */
-export const isInet = (a: SockAddr): a is Inet => a._tag === "Inet"
+export const isInet = (a: SockAddr): a is Inet => isSockAddr(a) && a._tag === "Inet"
 
 /**
  * Whether an address is a unix address (path or abstract).
@@ -234,7 +264,8 @@ export const isInet = (a: SockAddr): a is Inet => a._tag === "Inet"
  * @category guards
  * @since 0.1.0
  */
-export const isUnix = (a: SockAddr): a is UnixPath | UnixAbstract => a._tag === "UnixPath" || a._tag === "UnixAbstract"
+export const isUnix = (a: SockAddr): a is UnixPath | UnixAbstract =>
+  isSockAddr(a) && (a._tag === "UnixPath" || a._tag === "UnixAbstract")
 
 /**
  * Whether an address is `Unspec`.
@@ -249,7 +280,7 @@ export const isUnix = (a: SockAddr): a is UnixPath | UnixAbstract => a._tag === 
  * @category guards
  * @since 0.1.0
  */
-export const isUnspec = (a: SockAddr): a is Unspec => a._tag === "Unspec"
+export const isUnspec = (a: SockAddr): a is Unspec => isSockAddr(a) && a._tag === "Unspec"
 
 const invalid = (input: unknown, reason: string) => Result.fail(InvalidInput.make("address", input, reason))
 
@@ -257,6 +288,11 @@ const utf8 = new TextEncoder()
 
 const checkUnixName = (name: string, what: string): string | undefined => {
   if (name.length === 0) return `${what} must not be empty`
+  // Each UTF-16 code unit is at least one byte of UTF-8: a longer string cannot fit, and is
+  // refused without encoding it.
+  if (name.length > maxUnixPathBytes) {
+    return `${what} is ${name.length} characters; sun_path holds at most ${maxUnixPathBytes} bytes`
+  }
   if (name.includes("\0")) return `${what} must not contain NUL`
   const bytes = utf8.encode(name).length
   if (bytes > maxUnixPathBytes) {
@@ -290,21 +326,101 @@ export const inet = (
   // The input as the error reports it, built only on failure: formatting an IP is most of the
   // cost of a valid address.
   const fail = (reason: string) =>
-    invalid({ ip: typeof ip === "string" ? ip : NetAddress.formatIp(ip), port, scopeId }, reason)
-  if (!Number.isInteger(port) || port < 0 || port > 65535) return fail("port must be an integer within 0..65535")
-  const parsed = typeof ip === "string" ? NetAddress.ipFromString(ip) : Result.succeed(ip)
-  if (Result.isFailure(parsed)) return fail(`malformed IP address: ${parsed.failure.message}`)
+    invalid({ ip: typeof ip === "string" || !validIp(ip) ? ip : NetAddress.formatIp(ip), port, scopeId }, reason)
+  if (typeof port !== "number" || !Number.isInteger(port) || port < 0 || port > 65535) {
+    return fail("port must be an integer within 0..65535")
+  }
+  let parsed: Result.Result<NetAddress.IpAddress, NetAddress.NetAddressError | string>
+  if (typeof ip === "string") {
+    parsed =
+      ip.length > maxStringLength
+        ? Result.fail(`an IP address is at most ${maxStringLength} characters (got ${ip.length})`)
+        : NetAddress.ipFromString(ip)
+  } else {
+    parsed = validIp(ip) ? Result.succeed(ip) : Result.fail("expected an IP address string or a NetAddress.IpAddress")
+  }
+  if (Result.isFailure(parsed)) {
+    const failure = parsed.failure
+    return fail(typeof failure === "string" ? failure : `malformed IP address: ${failure.message}`)
+  }
   const address = parsed.success
+  if (scopeId !== undefined && typeof scopeId !== "number") return fail("scope id must be an unsigned 32-bit integer")
   if (scopeId !== undefined && scopeId !== 0) {
     if (NetAddress.isIpv4Address(address)) return fail("an IPv4 address has no scope id")
     if (!Number.isInteger(scopeId) || scopeId < 0 || scopeId > 0xffffffff) {
       return fail("scope id must be an unsigned 32-bit integer")
     }
   }
+  // `+ 0` turns -0 into 0: the two would format alike but hash apart.
   const made: Result.Result<NetAddress.InetAddress, NetAddress.NetAddressError> = NetAddress.isIpv4Address(address)
-    ? NetAddress.inetAddressV4(address, port)
-    : NetAddress.inetAddressV6(address, port, { scopeId: scopeId ?? 0 })
-  return Result.isFailure(made) ? fail(made.failure.message) : Result.succeed(new Inet({ address: made.success }))
+    ? NetAddress.inetAddressV4(address, port + 0)
+    : NetAddress.inetAddressV6(address, port + 0, { scopeId: (scopeId ?? 0) + 0 })
+  return Result.isFailure(made)
+    ? fail(made.failure.message)
+    : Result.succeed(trust(new Inet({ address: made.success })))
+}
+
+// Addresses this module made, or checked once: `fromInput` passes them straight through. Any
+// other instance (`new Inet({ ... })` from arbitrary fields) is checked field by field first.
+const trusted = new WeakSet<SockAddr>()
+const trust = <A extends SockAddr>(address: A): A => {
+  trusted.add(address)
+  return address
+}
+
+/**
+ * Whether a value really is an IP address: Effect's guard only looks for a type id and a tag,
+ * so a forged object would pass it; format and read back, inside a try (a proxy may throw).
+ */
+const validIp = (ip: unknown): ip is NetAddress.IpAddress => {
+  try {
+    if (!NetAddress.isIpAddress(ip)) return false
+    const back = NetAddress.ipFromString(NetAddress.formatIp(ip))
+    return Result.isSuccess(back) && Equal.equals(back.success, ip)
+  } catch {
+    return false
+  }
+}
+
+/** An `effect/net` internet address rebuilt from its fields through the checked constructors. */
+const rebuildInet = (address: unknown): Result.Result<NetAddress.InetAddress, string> => {
+  try {
+    if (!NetAddress.isInetAddress(address)) return Result.fail("expected an internet address")
+    const { address: ip, port } = address
+    if (!validIp(ip)) return Result.fail("malformed IP address")
+    if (typeof port !== "number") return Result.fail("port must be an integer within 0..65535")
+    const made: Result.Result<NetAddress.InetAddress, NetAddress.NetAddressError> = NetAddress.isIpv4Address(ip)
+      ? NetAddress.inetAddressV4(ip, port + 0)
+      : NetAddress.inetAddressV6(ip, port + 0, {
+          scopeId: address._tag === "InetAddressV6" && typeof address.scopeId === "number" ? address.scopeId + 0 : NaN
+        })
+    return Result.isFailure(made) ? Result.fail(made.failure.message) : Result.succeed(made.success)
+  } catch {
+    return Result.fail("reading the address threw")
+  }
+}
+
+/** An address this module did not make, checked as its constructors check, and copied. */
+const recheck = (input: SockAddr): Result.Result<SockAddr, InvalidInput.InvalidInput> => {
+  try {
+    switch (input._tag) {
+      case "Inet": {
+        const rebuilt = rebuildInet(input.address)
+        return Result.isFailure(rebuilt)
+          ? invalid(input, rebuilt.failure)
+          : Result.succeed(trust(new Inet({ address: rebuilt.success })))
+      }
+      case "UnixPath":
+        return unixPath(input.path)
+      case "UnixAbstract":
+        return unixAbstract(input.name)
+      case "Unspec":
+        return Result.succeed(unspec)
+    }
+    return invalid(input, "unknown address variant")
+  } catch {
+    return invalid(input, "reading the address threw")
+  }
 }
 
 /**
@@ -327,7 +443,7 @@ export const unixPath = (path: string): Result.Result<UnixPath, InvalidInput.Inv
   const problem = checkUnixName(path, "unix path")
   if (problem !== undefined) return invalid(path, problem)
   if (path.startsWith("@")) return invalid(path, "a unix path starting with @ reads as abstract; write ./@…")
-  return Result.succeed(new UnixPath({ path }))
+  return Result.succeed(trust(new UnixPath({ path })))
 }
 
 /**
@@ -347,7 +463,7 @@ export const unixPath = (path: string): Result.Result<UnixPath, InvalidInput.Inv
 export const unixAbstract = (name: string): Result.Result<UnixAbstract, InvalidInput.InvalidInput> => {
   if (typeof name !== "string") return invalid(name, "abstract name must be a string")
   const problem = checkUnixName(name, "abstract name")
-  return problem !== undefined ? invalid(name, problem) : Result.succeed(new UnixAbstract({ name }))
+  return problem !== undefined ? invalid(name, problem) : Result.succeed(trust(new UnixAbstract({ name })))
 }
 
 /**
@@ -368,6 +484,10 @@ export const unixAbstract = (name: string): Result.Result<UnixAbstract, InvalidI
  */
 export const fromString = (input: string): Result.Result<SockAddr, InvalidInput.InvalidInput> => {
   if (typeof input !== "string") return invalid(input, "expected a string")
+  // Before anything else (the cache lookup hashes the string): time is bounded by the limit.
+  if (input.length > maxStringLength) {
+    return invalid(input, `an address string is at most ${maxStringLength} characters (got ${input.length})`)
+  }
   // A program connects to a few addresses many times, often written as strings: parsing one
   // on every connect cost a tenth of a loopback connect. Addresses are immutable, so a parse
   // is kept (the cache is bounded and only holds successes), frozen, since every later parse
@@ -398,15 +518,38 @@ const parseString = (input: string): Result.Result<SockAddr, InvalidInput.Invali
     return Result.isSuccess(made) ? made : invalid(input, made.failure.reason)
   }
   const parsed = NetAddress.inetAddressFromString(input)
-  if (Result.isSuccess(parsed)) return Result.succeed(new Inet({ address: parsed.success }))
+  if (Result.isSuccess(parsed)) return Result.succeed(trust(new Inet({ address: parsed.success })))
   const reason = parsed.failure.message
-  const looksLikeHostName = /^[\w.-]*[a-zA-Z][\w.-]*:\d+$/.test(input)
   return invalid(
     input,
-    looksLikeHostName
+    looksLikeHostPort(input)
       ? "a host name is not an address (Dialer.dial resolves names)"
       : `expected IPv4:port, [IPv6]:port, unix:/path, unix:@name or unspec: ${reason}`
   )
+}
+
+const isNameChar = (c: number) =>
+  (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c === 46 || c === 45
+const isLetter = (c: number) => (c >= 65 && c <= 90) || (c >= 97 && c <= 122)
+
+/**
+ * `name:digits` with a letter in the name: one pass, no regular expression (the one this
+ * replaces backtracked quadratically on long inputs).
+ */
+const looksLikeHostPort = (input: string): boolean => {
+  const colon = input.lastIndexOf(":")
+  if (colon < 0 || colon === input.length - 1) return false
+  let letter = false
+  for (let i = 0; i < colon; i++) {
+    const c = input.charCodeAt(i)
+    if (!isNameChar(c)) return false
+    if (isLetter(c)) letter = true
+  }
+  for (let i = colon + 1; i < input.length; i++) {
+    const c = input.charCodeAt(i)
+    if (c < 48 || c > 57) return false
+  }
+  return letter
 }
 
 /**
@@ -447,9 +590,18 @@ export const parse = (input: string): Effect.Effect<SockAddr, InvalidInput.Inval
  */
 export const fromInput = (input: Input): Result.Result<SockAddr, InvalidInput.InvalidInput> => {
   if (typeof input === "string") return fromString(input)
-  if (isSockAddr(input)) return Result.succeed(input)
-  if (NetAddress.isInetAddress(input)) return Result.succeed(new Inet({ address: input }))
-  if (NetAddress.isUnixPathAddress(input)) return fromSocketPath(input.path)
+  if (isSockAddr(input)) return trusted.has(input) ? Result.succeed(input) : recheck(input)
+  try {
+    if (NetAddress.isInetAddress(input)) {
+      const rebuilt = rebuildInet(input)
+      return Result.isFailure(rebuilt)
+        ? invalid(input, rebuilt.failure)
+        : Result.succeed(trust(new Inet({ address: rebuilt.success })))
+    }
+    if (NetAddress.isUnixPathAddress(input)) return fromSocketPath(input.path)
+  } catch {
+    return invalid(input, "reading the address threw")
+  }
   return invalid(input, "expected a SockAddr, a NetAddress.SocketAddress or an address string")
 }
 
@@ -469,7 +621,11 @@ export const fromInput = (input: Input): Result.Result<SockAddr, InvalidInput.In
  * @since 0.1.0
  */
 export const fromSocketPath = (path: string): Result.Result<UnixPath | UnixAbstract, InvalidInput.InvalidInput> =>
-  path.startsWith("\0") ? unixAbstract(path.slice(1)) : unixPath(path)
+  typeof path !== "string"
+    ? invalid(path, "unix socket path must be a string")
+    : path.startsWith("\0")
+      ? unixAbstract(path.slice(1))
+      : unixPath(path)
 
 /**
  * The path form runtimes take for a unix address: {@link fromSocketPath} read backwards.
@@ -658,8 +814,26 @@ export const toJson = (self: SockAddr): Json => {
   }
 }
 
+const decodeJsonShape = Schema.decodeUnknownResult(JsonSchema)
+
+/** The values of a JSON form whose shape `JsonSchema` has checked, through the constructors. */
+const fromJsonShape = (json: Json): Result.Result<SockAddr, InvalidInput.InvalidInput> => {
+  switch (json._tag) {
+    case "Inet":
+      return inet(json.ip, json.port, json.scopeId)
+    case "UnixPath":
+      return unixPath(json.path)
+    case "UnixAbstract":
+      return unixAbstract(json.name)
+    case "Unspec":
+      return Result.succeed(unspec)
+  }
+}
+
 /**
- * Reads the JSON form back, with the same validation as the constructors.
+ * Reads the JSON form back: its shape by the same Schema as {@link FromJson}, its values by the
+ * constructors. Anything else (an unknown `_tag`, a missing or mistyped field, `null`, a
+ * string) is `InvalidInput`.
  *
  * @example
  * ```ts
@@ -673,16 +847,18 @@ export const toJson = (self: SockAddr): Json => {
  * @since 0.1.0
  */
 export const fromJson = (json: Json): Result.Result<SockAddr, InvalidInput.InvalidInput> => {
-  switch (json._tag) {
-    case "Inet":
-      return inet(json.ip, json.port, json.scopeId)
-    case "UnixPath":
-      return unixPath(json.path)
-    case "UnixAbstract":
-      return unixAbstract(json.name)
-    case "Unspec":
-      return Result.succeed(unspec)
+  let shape: Result.Result<Json, Schema.SchemaError>
+  try {
+    shape = decodeJsonShape(json)
+  } catch {
+    return invalid(json, "reading the JSON form threw")
   }
+  if (Result.isSuccess(shape)) return fromJsonShape(shape.success)
+  const issue = shape.failure.message
+  return invalid(
+    json,
+    `expected the JSON form of an address: ${issue.length > 200 ? `${issue.slice(0, 200)}…` : issue}`
+  )
 }
 
 /**
@@ -701,7 +877,7 @@ export const fromJson = (json: Json): Result.Result<SockAddr, InvalidInput.Inval
  * @since 0.1.0
  */
 export const FromJson: Schema.decodeTo<Schema.declare<SockAddr>, typeof JsonSchema> = JsonSchema.pipe(
-  Schema.decodeTo(schema, transformation(fromJson, toJson))
+  Schema.decodeTo(schema, transformation(fromJsonShape, toJson))
 )
 
 // ---------------------------------------------------------------------------

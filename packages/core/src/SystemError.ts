@@ -96,6 +96,20 @@ const isAggregate = (u: unknown): u is { readonly errors: ReadonlyArray<unknown>
  * @since 0.1.0
  */
 export const fromUnknown = (error: unknown, context: ConnectError.Context = {}): Mapped => {
+  try {
+    return fromUnknownUnguarded(error, context)
+  } catch {
+    // The error's own traps threw (a proxy, a hostile object): keep it as the cause where the
+    // error's Schema can hold it (a revoked proxy it cannot even inspect).
+    try {
+      return ConnectError.unknown("UNKNOWN", { cause: error })
+    } catch {
+      return ConnectError.unknown("UNKNOWN")
+    }
+  }
+}
+
+const fromUnknownUnguarded = (error: unknown, context: ConnectError.Context): Mapped => {
   if (isAggregate(error)) {
     return DialError.allAttemptsFailed(
       error.errors.map((inner) => {

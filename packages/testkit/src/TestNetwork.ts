@@ -33,6 +33,8 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import type * as Socket from "effect/socket/Socket"
+import * as Result from "effect/Result"
+import * as guard from "./internal/guard.ts"
 import * as internal from "./internal/network.ts"
 
 /**
@@ -619,11 +621,16 @@ export class TestNetwork extends Context.Service<
  * @category layers
  * @since 0.1.0
  */
-export const layer = (options?: Options): Layer.Layer<Network.Network | TestNetwork> =>
+export const layer = (options?: Options): Layer.Layer<Network.Network | TestNetwork, InvalidInput.InvalidInput> =>
   Layer.effectContext(
-    Effect.map(internal.make(options ?? {}), ({ network, controls }) =>
-      Context.make(Network.Network, network).pipe(Context.add(TestNetwork, controls))
-    )
+    Effect.suspend(() => {
+      // Options are read once, here; bad ones fail the layer with InvalidInput.
+      const read = guard.layerOptions(options)
+      if (Result.isFailure(read)) return Effect.fail(read.failure)
+      return Effect.map(internal.make(read.success), ({ network, controls }) =>
+        Context.make(Network.Network, network).pipe(Context.add(TestNetwork, guard.controls(controls)))
+      )
+    })
   )
 
 /**

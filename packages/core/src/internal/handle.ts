@@ -17,6 +17,7 @@ import type * as Socket from "effect/socket/Socket"
 import * as ConnectError from "../ConnectError.ts"
 import * as DialError from "../DialError.ts"
 import * as InvalidInput from "../InvalidInput.ts"
+import * as internalInput from "./input.ts"
 import * as SockAddr from "../SockAddr.ts"
 import type * as SocketHandle from "../SocketHandle.ts"
 import type * as Transport from "../Transport.ts"
@@ -42,11 +43,19 @@ const connectedTo = (endpoints: { readonly local: SockAddr.SockAddr; readonly pe
   }
 }
 
+// Duck-typed (a signal from another realm or a polyfill works too), and read inside a guard: a
+// proxy's traps may throw. What is used later (addEventListener, removeEventListener, aborted)
+// is checked here.
 const isAbortSignal = (u: unknown): u is AbortSignal =>
   Predicate.hasProperty(u, "aborted") &&
   typeof u.aborted === "boolean" &&
   Predicate.hasProperty(u, "addEventListener") &&
-  typeof u.addEventListener === "function"
+  typeof u.addEventListener === "function" &&
+  Predicate.hasProperty(u, "removeEventListener") &&
+  typeof u.removeEventListener === "function"
+
+const connectKeys = ["deadline", "signal"] as const
+const noOptions: SocketHandle.ConnectOptions = Object.freeze({})
 
 interface Request {
   readonly address: SockAddr.SockAddr
@@ -58,8 +67,15 @@ const validate = (
   type: Transport.SocketType,
   local: SockAddr.Inet | undefined,
   input: SockAddr.Input,
-  options: SocketHandle.ConnectOptions | undefined
+  raw: SocketHandle.ConnectOptions | undefined
 ): Result.Result<Request, InvalidInput.InvalidInput> => {
+  let options: SocketHandle.ConnectOptions = noOptions
+  // Most connects pass no options: no snapshot to take.
+  if (raw !== undefined) {
+    const snapshot = InvalidInput.options("options", raw, connectKeys)
+    if (Result.isFailure(snapshot)) return Result.fail(snapshot.failure)
+    options = snapshot.success as SocketHandle.ConnectOptions
+  }
   const parsed = SockAddr.fromInput(input)
   if (Result.isFailure(parsed)) return Result.fail(parsed.failure)
   const address = parsed.success
@@ -89,14 +105,16 @@ const validate = (
     }
   }
   let deadline: Duration.Duration | undefined
-  if (options?.deadline !== undefined) {
+  if (options.deadline !== undefined) {
     const decoded = InvalidInput.duration("deadline", options.deadline, { infinite: "allow" })
     if (Result.isFailure(decoded)) return Result.fail(decoded.failure)
     deadline = Duration.isFinite(decoded.success) ? decoded.success : undefined
   }
-  const signal = options?.signal
-  if (signal !== undefined && !isAbortSignal(signal)) {
-    return Result.fail(InvalidInput.make("signal", typeof signal, "expected an AbortSignal"))
+  const signal = options.signal
+  if (signal !== undefined) {
+    const checked = internalInput.guard("signal", typeof signal, () => Result.succeed(isAbortSignal(signal)))
+    if (Result.isFailure(checked)) return Result.fail(checked.failure)
+    if (!checked.success) return Result.fail(InvalidInput.make("signal", typeof signal, "expected an AbortSignal"))
   }
   return Result.succeed({ address, deadline, signal })
 }
@@ -105,15 +123,27 @@ const validate = (
 const abortedBy = (
   signal: AbortSignal,
   context: ConnectError.Context
-): Effect.Effect<never, ConnectError.ConnectError> =>
-  Effect.callback<never, ConnectError.ConnectError>((resume) => {
+): Effect.Effect<never, ConnectError.ConnectError | InvalidInput.InvalidInput> =>
+  Effect.callback<never, ConnectError.ConnectError | InvalidInput.InvalidInput>((resume) => {
     const onAbort = () => resume(Effect.fail(ConnectError.make("EINTR", { ...context, cause: signal.reason })))
-    if (signal.aborted) {
-      onAbort()
+    // A duck-typed signal's methods are foreign code: a throw from them is bad input, not a defect.
+    try {
+      if (signal.aborted) {
+        onAbort()
+        return
+      }
+      signal.addEventListener("abort", onAbort, { once: true })
+    } catch {
+      resume(Effect.fail(InvalidInput.make("signal", typeof signal, "the signal threw when listened to")))
       return
     }
-    signal.addEventListener("abort", onAbort, { once: true })
-    return Effect.sync(() => signal.removeEventListener("abort", onAbort))
+    return Effect.sync(() => {
+      try {
+        signal.removeEventListener("abort", onAbort)
+      } catch {
+        // Nothing to undo: the listener is gone with the attempt either way.
+      }
+    })
   })
 
 /** The current fiber's scope, read directly: `Effect.scope` and a `flatMap` are two steps more. */
@@ -247,8 +277,14 @@ abstract class HandleImpl implements SocketHandle.Handle {
     const refused = this.refuse(address)
     if (refused !== undefined) return refused
     // An already aborted signal: nothing is attempted, nothing changes.
-    if (signal?.aborted === true) {
-      return Effect.fail(ConnectError.make("EINTR", { ...this.contextFor(address), cause: signal.reason }))
+    let aborted: boolean
+    try {
+      aborted = signal?.aborted === true
+    } catch {
+      return Effect.fail(InvalidInput.make("signal", typeof signal, "reading signal.aborted threw"))
+    }
+    if (aborted) {
+      return Effect.fail(ConnectError.make("EINTR", { ...this.contextFor(address), cause: signal?.reason }))
     }
     const wasConnected = this.current._tag === "Connected"
     const connecting: SocketHandle.State = { _tag: "Connecting", address }

@@ -32,10 +32,13 @@ export { formatEntry } from "./journal.ts"
 
 export const make = (
   options: TestNetwork.Options
-): Effect.Effect<{ readonly network: Network.Network["Service"]; readonly controls: Controls }> =>
+): Effect.Effect<
+  { readonly network: Network.Network["Service"]; readonly controls: Controls },
+  InvalidInput.InvalidInput
+> =>
   Effect.suspend(() => {
     const kernelTimeout = millisOf("kernelTimeout", options.kernelTimeout, 127_000)
-    if (Result.isFailure(kernelTimeout)) return Effect.die(kernelTimeout.failure)
+    if (Result.isFailure(kernelTimeout)) return Effect.fail(kernelTimeout.failure)
     const range = options.ephemeralPorts ?? { from: 32768, to: 60999 }
     if (
       !Number.isInteger(range.from) ||
@@ -44,14 +47,14 @@ export const make = (
       range.to > 65535 ||
       range.from > range.to
     ) {
-      return Effect.die(InvalidInput.make("ephemeralPorts", range, "expected integers with 1 <= from <= to <= 65535"))
+      return Effect.fail(InvalidInput.make("ephemeralPorts", range, "expected integers with 1 <= from <= to <= 65535"))
     }
     const hosts: Record<Family, NetAddress.IpAddress> = { IPv4: NetAddress.ipv4Loopback, IPv6: NetAddress.ipv6Loopback }
     for (const family of ["IPv4", "IPv6"] as const) {
       const text = options.hostAddresses?.[family] ?? (family === "IPv4" ? "192.0.2.1" : "2001:db8::1")
       const ip = NetAddress.ipFromString(text)
       if (Result.isFailure(ip) || NetAddress.familyOf(ip.success) !== family) {
-        return Effect.die(InvalidInput.make("hostAddresses", text, `expected an ${family} address`))
+        return Effect.fail(InvalidInput.make("hostAddresses", text, `expected an ${family} address`))
       }
       hosts[family] = ip.success
     }
