@@ -503,7 +503,7 @@ const defaultDeadline = Duration.seconds(5)
  * ).pipe(Effect.scoped, Effect.retry(Retry.transient({ maxElapsed: "30 seconds" })))
  *
  * // Data-last, over a socket you already hold.
- * const overSocket = (socket: import("effect/socket").Socket.Socket) => socket.pipe(Ready.check(Ready.mysql))
+ * const overSocket = (socket: import("effect/socket").Socket.Socket) => Ready.check(Ready.mysql)(socket)
  * ```
  *
  * @category probing
