@@ -71,7 +71,7 @@ const serve = (scripts: ReadonlyArray<ReadonlyArray<Step>>) =>
 const connect = Effect.flatMap(Network.connect(address), (handle) => handle.socket)
 
 /** Runs a check on virtual time (advancing past any deadline) and answers its exit. */
-const run = <A, E>(effect: Effect.Effect<A, E>) =>
+const run = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.gen(function* () {
     const fiber = yield* Effect.forkChild(effect)
     // Small steps: work that a step starts (a second connect) gets its own virtual time.
@@ -351,7 +351,7 @@ describe("Ready.check: http", () => {
               const reader = yield* connection.socket.reader
               const writer = yield* connection.socket.writer
               let text = ""
-              while (!text.includes("\r\n\r\n")) for (const c of yield* reader.pull) text += new TextDecoder().decode(c)
+              while (!text.includes("\r\n\r\n")) for (const c of yield* reader.pull) text += (typeof c === "string" ? c : new TextDecoder().decode(c))
               yield* writer.write("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n")
               return text
             })
