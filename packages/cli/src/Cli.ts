@@ -67,7 +67,9 @@ const connectFlags = {
   json: jsonFlag,
   hosts: hostsFlag,
   ready: Flag.String("ready").pipe(
-    Flag.withDescription("Also wait until the server is ready: postgres|redis|mysql|http[:PATH]|tls|expect:SEND=>EXPECT"),
+    Flag.withDescription(
+      "Also wait until the server is ready: postgres|redis|mysql|http[:PATH]|tls|expect:SEND=>EXPECT"
+    ),
     Flag.optional
   )
 }

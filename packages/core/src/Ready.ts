@@ -391,10 +391,12 @@ export interface CheckOptions {
 export type Connection<E, R> = Socket.Socket | Effect.Effect<Socket.Socket, E, R>
 
 const closedWords = (error: Socket.SocketError): string =>
-  error.reason._tag === "SocketCloseError" ? "connection closed before an answer" : `connection failed: ${error.message}`
+  error.reason._tag === "SocketCloseError"
+    ? "connection closed before an answer"
+    : `connection failed: ${error.message}`
 
 /** One conversation over one socket: writes, and reads through parsers, at most `maxBytes` in all. */
-const converse = (socket: Socket.Socket, maxBytes: number) =>
+const converse = (socket: Socket.Socket, maxBytes: number, heard: { bytes: Uint8Array }) =>
   Effect.gen(function* () {
     const writer = yield* socket.writer
     let ended: string | undefined
@@ -429,11 +431,14 @@ const converse = (socket: Socket.Socket, maxBytes: number) =>
             const kept = bytes.byteLength > room ? bytes.subarray(0, room) : bytes
             total += kept.byteLength
             buffer = internal.concat(buffer, kept)
+            heard.bytes = buffer
           }
         }
       })
     const upgrade = (options: Socket.TlsUpgradeOptions) =>
-      Result.isFailure(opened) ? Effect.succeed(Result.fail(opened.failure)) : Effect.result(opened.success.upgrade(options))
+      Result.isFailure(opened)
+        ? Effect.succeed(Result.fail(opened.failure))
+        : Effect.result(opened.success.upgrade(options))
     return { send, read, upgrade, closed: () => ended }
   })
 
@@ -443,9 +448,9 @@ const notReadyOf = (probe: Probe, verdict: internal.Verdict & { readonly _tag: "
   new NotReady({ probe: format(probe), state: verdict.state, reply: verdict.reply, retryClass: verdict.retryClass })
 
 /** One probe over one socket. `"S"`: a PostgreSQL server that offered TLS; the caller goes on without it. */
-const speak = (probe: Probe, socket: Socket.Socket, maxBytes: number, ssl: boolean) =>
+const speak = (probe: Probe, socket: Socket.Socket, maxBytes: number, ssl: boolean, heard: { bytes: Uint8Array }) =>
   Effect.gen(function* () {
-    const io = yield* converse(socket, maxBytes)
+    const io = yield* converse(socket, maxBytes, heard)
     switch (probe._tag) {
       case "Postgres": {
         if (ssl) {
@@ -476,7 +481,8 @@ const speak = (probe: Probe, socket: Socket.Socket, maxBytes: number, ssl: boole
           return yield* Effect.fail(DialError.unsupported("a TLS handshake over this socket", "this transport"))
         }
         const cause: unknown = Predicate.hasProperty(reason, "cause") ? reason.cause : undefined
-        const words = Predicate.hasProperty(cause, "message") && typeof cause.message === "string" ? cause.message : reason.message
+        const words =
+          Predicate.hasProperty(cause, "message") && typeof cause.message === "string" ? cause.message : reason.message
         return internal.notReady("handshake-failed", words)
       }
     }
@@ -515,31 +521,19 @@ export const check: {
     options?: CheckOptions
   ): <E = never, R = never>(
     connection: Connection<E, R>
-  ) => Effect.Effect<
-    Answer,
-    NotReady | DialError.Unsupported | InvalidInput.InvalidInput | E,
-    Exclude<R, Scope.Scope>
-  >
+  ) => Effect.Effect<Answer, NotReady | DialError.Unsupported | InvalidInput.InvalidInput | E, Exclude<R, Scope.Scope>>
   <E = never, R = never>(
     connection: Connection<E, R>,
     probe: Probe,
     options?: CheckOptions
-  ): Effect.Effect<
-    Answer,
-    NotReady | DialError.Unsupported | InvalidInput.InvalidInput | E,
-    Exclude<R, Scope.Scope>
-  >
+  ): Effect.Effect<Answer, NotReady | DialError.Unsupported | InvalidInput.InvalidInput | E, Exclude<R, Scope.Scope>>
 } = dual(
   (args) => Socket.isSocket(args[0]) || Effect.isEffect(args[0]),
   <E, R>(
     connection: Connection<E, R>,
     probe: Probe,
     options?: CheckOptions
-  ): Effect.Effect<
-    Answer,
-    NotReady | DialError.Unsupported | InvalidInput.InvalidInput | E,
-    Exclude<R, Scope.Scope>
-  > =>
+  ): Effect.Effect<Answer, NotReady | DialError.Unsupported | InvalidInput.InvalidInput | E, Exclude<R, Scope.Scope>> =>
     Effect.gen(function* () {
       const deadline = yield* Effect.fromResult(InvalidInput.duration("deadline", options?.deadline ?? defaultDeadline))
       const maxBytes = options?.maxBytes ?? 65536
@@ -549,8 +543,10 @@ export const check: {
       const single = Socket.isSocket(connection)
       const open = (): Effect.Effect<Socket.Socket, E, R> =>
         single ? Effect.succeed(connection) : (connection as Effect.Effect<Socket.Socket, E, R>)
+      // What the server said before the deadline, for the no-answer report.
+      const heard = { bytes: new Uint8Array(0) }
       const once = (ssl: boolean) =>
-        Effect.scoped(Effect.flatMap(open(), (socket) => speak(probe, socket, maxBytes, ssl))) as Effect.Effect<
+        Effect.scoped(Effect.flatMap(open(), (socket) => speak(probe, socket, maxBytes, ssl, heard))) as Effect.Effect<
           Outcome,
           E | DialError.Unsupported,
           Exclude<R, Scope.Scope>
@@ -570,7 +566,14 @@ export const check: {
       const verdict = yield* Effect.timeoutOrElse(run, {
         duration: deadline,
         orElse: () =>
-          Effect.succeed(internal.notReady("no-answer", `no answer within ${Duration.format(deadline)}`))
+          Effect.succeed(
+            internal.notReady(
+              "no-answer",
+              heard.bytes.byteLength === 0
+                ? `no answer within ${Duration.format(deadline)}`
+                : `no complete answer within ${Duration.format(deadline)}; read: ${internal.words(heard.bytes)}`
+            )
+          )
       })
       if (verdict._tag === "NotReady") return yield* Effect.fail(notReadyOf(probe, verdict))
       return { probe: format(probe), reply: verdict.reply }

@@ -93,8 +93,9 @@ const answer = <A, E>(exit: Exit.Exit<A, E>): A => {
   return (exit as Exit.Success<A, E>).value
 }
 
-const fake = <A, E>(self: Effect.Effect<A, E, TestNetwork.TestNetwork | Network.Network | import("effect/Scope").Scope>) =>
-  self.pipe(Effect.scoped, Effect.provide(TestNetwork.layer()))
+const fake = <A, E>(
+  self: Effect.Effect<A, E, TestNetwork.TestNetwork | Network.Network | import("effect/Scope").Scope>
+) => self.pipe(Effect.scoped, Effect.provide(TestNetwork.layer()))
 
 describe("Ready.parse", () => {
   it("reads every form and names it back", () => {
@@ -110,7 +111,16 @@ describe("Ready.parse", () => {
   })
 
   it("refuses the rest with InvalidInput on the field `ready`", () => {
-    for (const text of ["", "ftp", "http:healthz", "http:/a b", "expect:nope", "expect:a=>", "expect:\\q=>x", "expect:a=>\\xZZ"]) {
+    for (const text of [
+      "",
+      "ftp",
+      "http:healthz",
+      "http:/a b",
+      "expect:nope",
+      "expect:a=>",
+      "expect:\\q=>x",
+      "expect:a=>\\xZZ"
+    ]) {
       const parsed = Ready.parse(text)
       assert.isTrue(Result.isFailure(parsed), text)
       if (Result.isFailure(parsed)) {
@@ -157,7 +167,9 @@ describe("Ready.check: postgres", () => {
   it.effect("another error (a role that does not exist) means the server is up, as PQping decides", () =>
     fake(
       Effect.gen(function* () {
-        yield* serve([[{ read: 8 }, { write: "N" }, { read: 1 }, { write: pgError("28000", 'role "x" does not exist') }]])
+        yield* serve([
+          [{ read: 8 }, { write: "N" }, { read: 1 }, { write: pgError("28000", 'role "x" does not exist') }]
+        ])
         const result = answer(yield* run(Ready.check(connect, Ready.postgres())))
         assert.include(result.reply, "28000")
       })
@@ -351,13 +363,17 @@ describe("Ready.check: http", () => {
               const reader = yield* connection.socket.reader
               const writer = yield* connection.socket.writer
               let text = ""
-              while (!text.includes("\r\n\r\n")) for (const c of yield* reader.pull) text += (typeof c === "string" ? c : new TextDecoder().decode(c))
+              while (!text.includes("\r\n\r\n"))
+                for (const c of yield* reader.pull) text += typeof c === "string" ? c : new TextDecoder().decode(c)
               yield* writer.write("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n")
               return text
             })
           )
         )
-        assert.strictEqual(answer(yield* run(Ready.check(connect, Ready.http("/ready")))).reply, "HTTP/1.1 204 No Content")
+        assert.strictEqual(
+          answer(yield* run(Ready.check(connect, Ready.http("/ready")))).reply,
+          "HTTP/1.1 204 No Content"
+        )
         const request = yield* Fiber.join(seen)
         assert.isTrue(request.startsWith("GET /ready HTTP/1.1\r\nHost: localhost\r\n"), request)
       })
@@ -446,7 +462,9 @@ describe("Ready.check: tls", () => {
       assert.deepStrictEqual(options, [{ rejectUnauthorized: false, servername: "db.test" }])
       const failed = socketWith(() =>
         Effect.fail(
-          new Socket.SocketError({ reason: new Socket.SocketUpgradeError({ cause: new Error("wrong version number") }) })
+          new Socket.SocketError({
+            reason: new Socket.SocketUpgradeError({ cause: new Error("wrong version number") })
+          })
         )
       )
       const error = yield* Effect.flip(Ready.check(Ready.tls())(failed))

@@ -41,7 +41,11 @@ export type Parser<A> = (buffer: Uint8Array, final: boolean) => Parsed<A> | unde
 
 export const ready = (reply: string): Verdict => ({ _tag: "Ready", reply })
 
-export const notReady = (state: State, reply: string, retryClass: "transient" | "permanent" = "transient"): Verdict => ({
+export const notReady = (
+  state: State,
+  reply: string,
+  retryClass: "transient" | "permanent" = "transient"
+): Verdict => ({
   _tag: "NotReady",
   state,
   reply,
@@ -89,7 +93,12 @@ const crlf = encoder.encode("\r\n")
 
 // --- PostgreSQL ------------------------------------------------------------------------------
 
-const int32 = (value: number): Array<number> => [(value >>> 24) & 255, (value >>> 16) & 255, (value >>> 8) & 255, value & 255]
+const int32 = (value: number): Array<number> => [
+  (value >>> 24) & 255,
+  (value >>> 16) & 255,
+  (value >>> 8) & 255,
+  value & 255
+]
 
 /** SSLRequest: length 8, code 1234.5679 (protocol docs, "Message Formats"). */
 export const pgSslRequest = new Uint8Array([...int32(8), ...int32(80877103)])
@@ -106,7 +115,8 @@ export const pgStartup = (user: string, database: string): Uint8Array => {
 
 /** The one-byte answer to SSLRequest: `S` (TLS offered), `N` (plain), or an error message. */
 export const pgSslAnswer: Parser<"S" | "N" | Verdict> = (buffer, final) => {
-  if (buffer.byteLength === 0) return final ? { value: notReady("closed", "closed before answering SSLRequest"), used: 0 } : undefined
+  if (buffer.byteLength === 0)
+    return final ? { value: notReady("closed", "closed before answering SSLRequest"), used: 0 } : undefined
   const first = buffer[0]
   if (first === 0x53) return { value: "S", used: 1 }
   if (first === 0x4e) return { value: "N", used: 1 }
@@ -147,18 +157,24 @@ const authNames: Record<number, string> = {
  */
 export const pgMessage: Parser<Verdict> = (buffer, final) => {
   if (buffer.byteLength < 5) {
-    return final ? { value: notReady("closed", buffer.byteLength === 0 ? "closed after startup" : words(buffer)), used: 0 } : undefined
+    return final
+      ? { value: notReady("closed", buffer.byteLength === 0 ? "closed after startup" : words(buffer)), used: 0 }
+      : undefined
   }
   const type = String.fromCharCode(buffer[0]!)
   const length = ((buffer[1]! << 24) | (buffer[2]! << 16) | (buffer[3]! << 8) | buffer[4]!) >>> 0
-  if (length < 4 || length > 65536) return { value: notReady("unexpected", words(buffer), "permanent"), used: buffer.byteLength }
+  if (length < 4 || length > 65536)
+    return { value: notReady("unexpected", words(buffer), "permanent"), used: buffer.byteLength }
   if (buffer.byteLength < 1 + length) {
     return final ? { value: notReady("closed", words(buffer)), used: 0 } : undefined
   }
   const payload = buffer.subarray(5, 1 + length)
   const used = 1 + length
   if (type === "R") {
-    const code = payload.byteLength >= 4 ? ((payload[0]! << 24) | (payload[1]! << 16) | (payload[2]! << 8) | payload[3]!) >>> 0 : -1
+    const code =
+      payload.byteLength >= 4
+        ? ((payload[0]! << 24) | (payload[1]! << 16) | (payload[2]! << 8) | payload[3]!) >>> 0
+        : -1
     return { value: ready(`authentication request: ${authNames[code] ?? `type ${code}`}`), used }
   }
   if (type === "v") return { value: ready("protocol version negotiation"), used }
@@ -168,7 +184,11 @@ export const pgMessage: Parser<Verdict> = (buffer, final) => {
     const message = fields.get("M") ?? ""
     const reply = `${fields.get("V") ?? fields.get("S") ?? "ERROR"} ${code}: ${message}`
     if (code === "57P03") {
-      const state = /shutting down/i.test(message) ? "shutting-down" : /recovery/i.test(message) ? "recovering" : "starting"
+      const state = /shutting down/i.test(message)
+        ? "shutting-down"
+        : /recovery/i.test(message)
+          ? "recovering"
+          : "starting"
       return { value: notReady(state, reply), used }
     }
     if (code === "53300") return { value: notReady("too-many-connections", reply), used }
@@ -189,7 +209,10 @@ export const redisPing = encoder.encode("*1\r\n$4\r\nPING\r\n")
  */
 export const redisReply: Parser<Verdict> = (buffer, final) => {
   const end = indexOf(buffer, crlf)
-  if (end === -1) return final ? { value: notReady(buffer.byteLength === 0 ? "closed" : "unexpected", words(buffer)), used: 0 } : undefined
+  if (end === -1)
+    return final
+      ? { value: notReady(buffer.byteLength === 0 ? "closed" : "unexpected", words(buffer)), used: 0 }
+      : undefined
   const line = decoder.decode(buffer.subarray(0, end))
   const used = end + 2
   if (line === "+PONG") return { value: ready(line), used }
@@ -242,7 +265,9 @@ export const mysqlGreeting: Parser<Verdict> = (buffer, final) => {
 // --- HTTP ------------------------------------------------------------------------------------
 
 export const httpRequest = (path: string, host: string): Uint8Array =>
-  encoder.encode(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\nUser-Agent: dial\r\nAccept: */*\r\nConnection: close\r\n\r\n`)
+  encoder.encode(
+    `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nUser-Agent: dial\r\nAccept: */*\r\nConnection: close\r\n\r\n`
+  )
 
 /**
  * The status line, judged by class: 2xx and 3xx ready; 5xx, 408 and 429 not yet (transient);
@@ -252,10 +277,14 @@ export const httpStatus: Parser<Verdict> = (buffer, final) => {
   let from = 0
   while (true) {
     const end = indexOf(buffer, crlf, from)
-    if (end === -1) return final ? { value: notReady(buffer.byteLength === 0 ? "closed" : "unexpected", words(buffer.subarray(from))), used: 0 } : undefined
+    if (end === -1)
+      return final
+        ? { value: notReady(buffer.byteLength === 0 ? "closed" : "unexpected", words(buffer.subarray(from))), used: 0 }
+        : undefined
     const line = decoder.decode(buffer.subarray(from, end))
     const match = /^HTTP\/\d(?:\.\d)? (\d{3})(?: .*)?$/.exec(line)
-    if (match === null) return { value: notReady("unexpected", words(buffer.subarray(from, end)), "permanent"), used: buffer.byteLength }
+    if (match === null)
+      return { value: notReady("unexpected", words(buffer.subarray(from, end)), "permanent"), used: buffer.byteLength }
     const status = Number(match[1])
     if (status >= 100 && status < 200) {
       // Skip the interim response's headers, up to its blank line.
@@ -277,7 +306,8 @@ export const expectReply =
   (expected: Uint8Array): Parser<Verdict> =>
   (buffer, final) => {
     const at = indexOf(buffer, expected)
-    if (at !== -1) return { value: ready(words(buffer.subarray(0, at + expected.byteLength))), used: at + expected.byteLength }
+    if (at !== -1)
+      return { value: ready(words(buffer.subarray(0, at + expected.byteLength))), used: at + expected.byteLength }
     if (!final) return undefined
     return { value: notReady(buffer.byteLength === 0 ? "closed" : "mismatch", words(buffer)), used: 0 }
   }
