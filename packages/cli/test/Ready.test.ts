@@ -5,15 +5,29 @@
  * both, the server listens all along, and dial must not exit before it answers real queries.
  */
 import { afterAll, describe, expect } from "@effect/vitest"
+import * as fs from "node:fs"
 import * as http from "node:http"
 import * as net from "node:net"
+import * as tls from "node:tls"
 import { Ready } from "@dial/core"
 import { NodeNetwork } from "@dial/node"
 import { Effect, Layer } from "effect"
 import * as AddressResolver from "effect/net/AddressResolver"
 import * as Dns from "effect/net/Dns"
 import { type Report, Wait } from "@dial/cli"
-import { dial, freePort, mariadb, needs, postgres, redis, serverTest, sleep, until } from "./helpers/servers.ts"
+import {
+  dial,
+  freePort,
+  mariadb,
+  needs,
+  postgres,
+  redis,
+  run,
+  serverTest,
+  sleep,
+  tempDir,
+  until
+} from "./helpers/servers.ts"
 
 const cleanups: Array<() => Promise<void>> = []
 afterAll(async () => {
@@ -283,6 +297,59 @@ describe("--ready http, tls, expect (node servers on loopback)", () => {
         expect(mismatch.lines.at(-1)?.error.reply).toContain("read: 220 hello\\r\\n")
       } finally {
         server.close()
+      }
+    },
+    20_000
+  )
+
+  serverTest(
+    "tls: a real node:tls server (self-signed) completes the handshake over TCP and a unix socket",
+    needs.openssl,
+    async () => {
+      const dir = tempDir("dial-tls-")
+      const made = run("openssl", [
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        `${dir}/key.pem`,
+        "-out",
+        `${dir}/cert.pem`
+      ])
+      expect(made.status, made.stderr).toBe(0)
+      const options = { key: fs.readFileSync(`${dir}/key.pem`), cert: fs.readFileSync(`${dir}/cert.pem`) }
+      const handshakes: Array<string> = []
+      const server = tls.createServer(options, (socket) => {
+        handshakes.push(socket.getProtocol() ?? "?")
+        socket.on("error", () => {})
+        socket.end()
+      })
+      server.on("tlsClientError", () => {})
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()))
+      const unixServer = tls.createServer(options, (socket) => {
+        handshakes.push(socket.getProtocol() ?? "?")
+        socket.on("error", () => {})
+        socket.end()
+      })
+      await new Promise<void>((resolve) => unixServer.listen(`${dir}/tls.sock`, () => resolve()))
+      const port = (server.address() as net.AddressInfo).port
+      try {
+        const tcp = await dial(["probe", `127.0.0.1:${port}`, "--ready", "tls", "--json"])
+        expect(tcp.code, tcp.stdout + tcp.stderr).toBe(0)
+        expect(tcp.lines.at(-1)?.ready).toEqual({ probe: "tls", reply: "TLS handshake completed" })
+        const unix = await dial(["probe", `unix:${dir}/tls.sock`, "--ready", "tls", "--json"])
+        expect(unix.code, unix.stdout + unix.stderr).toBe(0)
+        expect(unix.lines.at(-1)?.ready.reply).toBe("TLS handshake completed")
+      } finally {
+        server.close()
+        unixServer.close()
+        fs.rmSync(dir, { recursive: true, force: true })
       }
     },
     20_000

@@ -93,6 +93,8 @@ export const needs = {
     which("redis-server") === undefined || which("redis-cli") === undefined
       ? "needs redis-server and redis-cli (Debian's redis-server)"
       : undefined,
+  openssl: (): string | undefined =>
+    which("openssl") === undefined ? "needs openssl (to make a certificate)" : undefined,
   mysql: (): string | undefined =>
     which("mariadbd") === undefined && !has("/usr/sbin/mariadbd")
       ? "needs mariadbd (Debian's mariadb-server)"
