@@ -15,19 +15,8 @@ import { Effect, Layer } from "effect"
 import * as AddressResolver from "effect/net/AddressResolver"
 import * as Dns from "effect/net/Dns"
 import { type Report, Wait } from "@dial/cli"
-import {
-  dial,
-  freePort,
-  mariadb,
-  needs,
-  postgres,
-  redis,
-  run,
-  serverTest,
-  sleep,
-  tempDir,
-  until
-} from "./helpers/servers.ts"
+import { dial, freePort, mariadb, needs, postgres, redis, run, sleep, tempDir, until } from "./helpers/servers.ts"
+import { serverTest } from "./helpers/gate.ts"
 
 const cleanups: Array<() => Promise<void>> = []
 afterAll(async () => {

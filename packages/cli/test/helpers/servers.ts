@@ -2,10 +2,9 @@
  * Real database servers from Debian's packages, started by the tests on loopback (a free port)
  * and on unix sockets in temporary directories, each stopped by its own pid. PostgreSQL refuses
  * to run as root: as root, it runs as `nobody` (setpriv execs in place, so the pid we hold is
- * the postmaster's). Without the binaries a test skips saying why; under
- * DIAL_KERNEL_TESTS=require (CI) it fails.
+ * the postmaster's). `gate.ts` skips or fails a test that lacks them. No vitest here: the
+ * readiness benchmark uses these too.
  */
-import { it } from "@effect/vitest"
 import { type ChildProcess, spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
@@ -101,25 +100,6 @@ export const needs = {
       : which("mariadb-install-db") === undefined
         ? "needs mariadb-install-db"
         : undefined
-}
-
-/**
- * A test that needs a server binary: skipped with the reason in its name when missing, or,
- * under DIAL_KERNEL_TESTS=require (CI), failing with the reason.
- */
-export const serverTest = (
-  name: string,
-  missing: () => string | undefined,
-  body: () => Promise<void>,
-  timeout = 30_000
-): void => {
-  const reason = missing()
-  if (reason === undefined) it(name, body, timeout)
-  else if (process.env.DIAL_KERNEL_TESTS === "require") {
-    it(name, () => {
-      throw new Error(`DIAL_KERNEL_TESTS=require, but this machine lacks what the test needs: ${reason}`)
-    })
-  } else it.skip(`${name} (skipped: ${reason})`, body)
 }
 
 export const freePort = (): Promise<number> =>
