@@ -316,7 +316,7 @@ export const expectReply =
  * `\r`, `\n`, `\t`, `\0`, `\\` and `\xHH` in a send/expect text; anything else is literal.
  * Answers the bytes, or a description of the first bad escape.
  */
-export const unescape = (text: string): Uint8Array | string => {
+export const unescapeText = (text: string): Uint8Array | string => {
   const out: Array<number> = []
   for (let i = 0; i < text.length; i++) {
     const c = text[i]!
