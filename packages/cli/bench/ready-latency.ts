@@ -11,9 +11,13 @@
  * - redis: `dial wait --ready redis`; a loop until `redis-cli ping` prints PONG; a loop on
  *   `redis-cli ping`'s exit code (which is 0 on -LOADING); plain `dial wait`.
  *
- * Prints, per contender: median and spread of the time to exit, early exits, CPU (user+sys)
- * of the contender's process tree per run, and the paired ratio (same round) against the
- * server's own tool. Loopback and temporary directories only; every server and tool is a
+ * Prints, per contender: the lag from the moment the server logged that it is ready (its own
+ * log line, millisecond timestamps) to the tool's exit (negative: the tool exited before the
+ * server was ready), the time from the crash or restart to the exit, early exits (a real query
+ * at the tool's exit failed), CPU (user+sys) of the contender's process tree per run, and the
+ * paired ratio (same round) of exit times against the server's own tool. A `dial` process
+ * starts Node and loads its sources, a cost pg_isready and redis-cli do not pay: the not-ready
+ * windows here (seconds) are longer than that start, so the lag measures detection. Loopback and temporary directories only; every server and tool is a
  * process this program started, stopped by its pid.
  */
 import { spawn } from "node:child_process"
@@ -31,12 +35,13 @@ interface Contender {
 
 interface Sample {
   readonly ms: number
+  readonly lagMs: number
   readonly cpuMs: number
   readonly early: boolean
 }
 
 /** Runs a shell script; resolves with its exit time and its children's CPU (bash `times`). */
-const timed = (script: string, startedAt: number): Promise<{ ms: number; cpuMs: number }> =>
+const timed = (script: string, startedAt: number): Promise<{ ms: number; cpuMs: number; exitedAt: number }> =>
   new Promise((resolve, reject) => {
     const child = spawn("bash", ["-c", `${script}\nstatus=$?\ntimes >&2\nexit $status`], {
       stdio: ["ignore", "ignore", "pipe"]
@@ -46,6 +51,7 @@ const timed = (script: string, startedAt: number): Promise<{ ms: number; cpuMs: 
     child.on("error", reject)
     child.on("close", (code) => {
       const ms = performance.now() - startedAt
+      const exitedAt = Date.now()
       if (code !== 0) return reject(new Error(`${script} exited ${code}: ${stderr}`))
       // `times` prints the shell's user/sys, then its children's: "0m0.123s 0m0.045s".
       const lines = stderr.trim().split("\n").slice(-2)
@@ -54,7 +60,7 @@ const timed = (script: string, startedAt: number): Promise<{ ms: number; cpuMs: 
         .map((field) => /(\d+)m([\d.]+)s/.exec(field))
         .filter((m) => m !== null)
         .reduce((sum, m) => sum + Number(m![1]) * 60 + Number(m![2]), 0)
-      resolve({ ms, cpuMs: seconds * 1000 })
+      resolve({ ms, cpuMs: seconds * 1000, exitedAt })
     })
   })
 
@@ -71,20 +77,28 @@ const report = (
 ) => {
   console.log(`\n## ${title} (${rounds} rounds)\n`)
   console.log(
-    "| contender | median exit (ms) | min..max | early exits | CPU/run (ms) | paired ratio vs " +
-      base +
-      " (median, min..max) |"
+    `| contender | lag after server ready, median (min..max) ms | exit after crash/restart, median (min..max) ms | early exits | CPU/run (ms) | exit time ratio vs ${base}, paired (median, min..max) |`
   )
   console.log("|---|---|---|---|---|---|")
   const baseSamples = samples.get(base)!
   for (const contender of contenders) {
     const mine = samples.get(contender.name)!
     const times = mine.map((s) => s.ms)
+    const lags = mine.map((s) => s.lagMs)
     const ratios = mine.map((s, i) => s.ms / baseSamples[i]!.ms)
     console.log(
-      `| ${contender.name} | ${median(times).toFixed(0)} | ${Math.min(...times).toFixed(0)}..${Math.max(...times).toFixed(0)} | ${mine.filter((s) => s.early).length}/${mine.length} | ${median(mine.map((s) => s.cpuMs)).toFixed(0)} | ${median(ratios).toFixed(2)} (${Math.min(...ratios).toFixed(2)}..${Math.max(...ratios).toFixed(2)}) |`
+      `| ${contender.name} | ${median(lags).toFixed(0)} (${Math.min(...lags).toFixed(0)}..${Math.max(...lags).toFixed(0)}) | ${median(times).toFixed(0)} (${Math.min(...times).toFixed(0)}..${Math.max(...times).toFixed(0)}) | ${mine.filter((s) => s.early).length}/${mine.length} | ${median(mine.map((s) => s.cpuMs)).toFixed(0)} | ${median(ratios).toFixed(2)} (${Math.min(...ratios).toFixed(2)}..${Math.max(...ratios).toFixed(2)}) |`
     )
   }
+}
+
+/** The time of the server's own log line saying it is ready (the machine's clock, UTC). */
+const logTime = (log: string, line: RegExp, parse: (text: string) => number): number => {
+  const match = line.exec(log)
+  if (match === null) throw new Error(`no ready line in the server log:\n${log.slice(-2000)}`)
+  const at = parse(match[1]!)
+  if (Number.isNaN(at)) throw new Error(`cannot read the time ${match[1]}`)
+  return at
 }
 
 const rotate = <A>(xs: ReadonlyArray<A>, by: number): ReadonlyArray<A> => xs.map((_, i) => xs[(i + by) % xs.length]!)
@@ -108,26 +122,32 @@ const benchPostgres = async () => {
       for (const contender of rotate(contenders, round)) {
         // WAL to replay: a fresh table each time, no checkpoint since.
         const load = pg.psql(
-          "drop table if exists t; create table t as select g, md5(g::text) m from generate_series(1, 800000) g"
+          "drop table if exists t; create table t as select g, md5(g::text) m from generate_series(1, 2000000) g"
         )
         if (load.status !== 0) throw new Error(load.stderr)
         const checkpointer = Number(
           pg.psql("select pid from pg_stat_activity where backend_type = 'checkpointer'").stdout.trim()
         )
+        const logFrom = pg.server().log().length
         const startedAt = performance.now()
         process.kill(checkpointer, "SIGKILL")
-        const { ms, cpuMs } = await timed(contender.script(pg.port), startedAt)
+        const { ms, cpuMs, exitedAt } = await timed(contender.script(pg.port), startedAt)
         const early = pg.psql("select 1").status !== 0
-        samples.get(contender.name)!.push({ ms, cpuMs, early })
         // Let recovery finish before the next contender's round.
         while (pg.psql("select 1").status !== 0) await new Promise((r) => setTimeout(r, 50))
+        const readyAt = logTime(
+          pg.server().log().slice(logFrom),
+          /^(\S+ \S+) UTC .*database system is ready to accept connections/m,
+          (t) => Date.parse(`${t.replace(" ", "T")}Z`)
+        )
+        samples.get(contender.name)!.push({ ms, cpuMs, early, lagMs: exitedAt - readyAt })
       }
     }
   } finally {
     await pg.stop()
   }
   report(
-    "PostgreSQL crash recovery (kill -9 of the checkpointer after ~800k rows of WAL)",
+    "PostgreSQL crash recovery (kill -9 of the checkpointer after 2M rows of WAL)",
     contenders,
     samples,
     "pg_isready loop"
@@ -155,12 +175,19 @@ const benchRedis = async () => {
     for (let round = 0; round < rounds; round++) {
       for (const contender of rotate(contenders, round)) {
         await rd.server().stop()
+        const logFrom = rd.server().log().length
         const startedAt = performance.now()
         rd.start()
-        const { ms, cpuMs } = await timed(contender.script(rd.port), startedAt)
+        const { ms, cpuMs, exitedAt } = await timed(contender.script(rd.port), startedAt)
         const early = run("redis-cli", ["-p", String(rd.port), "get", "key:1"]).stdout.trim() !== "value:1"
-        samples.get(contender.name)!.push({ ms, cpuMs, early })
         while (rd.cli("ping").stdout.trim() !== "PONG") await new Promise((r) => setTimeout(r, 50))
+        // "12345:M 02 Dec 2026 00:06:35.123 * DB loaded from disk: 2.100 seconds"
+        const readyAt = logTime(
+          rd.server().log().slice(logFrom),
+          /^\d+:M (\d\d \w{3} \d{4} [\d:.]+) \* DB loaded from disk/m,
+          (t) => Date.parse(`${t.replace(/^(\d\d) (\w{3}) (\d{4}) /, "$2 $1 $3 ")} UTC`)
+        )
+        samples.get(contender.name)!.push({ ms, cpuMs, early, lagMs: exitedAt - readyAt })
       }
     }
   } finally {
