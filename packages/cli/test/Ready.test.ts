@@ -101,10 +101,12 @@ describe("--ready postgres", () => {
     async () => {
       const pg = await postgres(["max_connections=3", "superuser_reserved_connections=0"])
       cleanups.push(pg.stop)
-      // Hold every slot with sessions that sleep.
+      // Hold every slot with sessions that sleep. A holder that loses a slot to another (or to
+      // the check below) tries again, a bounded number of times.
       const { spawn } = await import("node:child_process")
+      const session = `psql -h 127.0.0.1 -p ${pg.port} -U postgres -X -q -c "select pg_sleep(25)"`
       const holders = Array.from({ length: 3 }, () =>
-        spawn("psql", ["-h", "127.0.0.1", "-p", String(pg.port), "-U", "postgres", "-X", "-c", "select pg_sleep(20)"], {
+        spawn("bash", ["-c", `for i in $(seq 100); do ${session} && exit 0; sleep 0.1; done; exit 1`], {
           stdio: ["ignore", "ignore", "pipe"]
         })
       )
@@ -131,6 +133,8 @@ describe("--ready postgres", () => {
         expect(plain.code).toBe(0)
       } finally {
         for (const holder of holders) holder.kill("SIGTERM")
+        // Stopping the server ends the sleeping sessions (and their psql processes).
+        await pg.stop()
       }
     },
     30_000
