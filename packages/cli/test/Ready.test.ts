@@ -358,6 +358,25 @@ describe("--ready http, tls, expect (node servers on loopback)", () => {
       expect(run.lines).toHaveLength(1)
       expect(run.lines[0]?.error).toMatchObject({ _tag: "InvalidInput" })
       expect(run.lines[0]?.error.message).toContain("ready")
+      // A probe speaks over a stream: with --type datagram it is invalid input too.
+      const datagram = await dial(["probe", `127.0.0.1:${port}`, "--type", "datagram", "--ready", "redis", "--json"])
+      expect(datagram.code).toBe(3)
+      expect(datagram.lines.at(-1)?.error).toMatchObject({ _tag: "InvalidInput" })
+      // Plain output says what the ready server answered.
+      const server = net.createServer((socket) => socket.end("+PONG\r\n"))
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()))
+      try {
+        const plain = await dial([
+          "probe",
+          `127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+          "--ready",
+          "redis"
+        ])
+        expect(plain.code).toBe(0)
+        expect(plain.stdout).toContain(", ready (redis: +PONG)")
+      } finally {
+        server.close()
+      }
     },
     20_000
   )
