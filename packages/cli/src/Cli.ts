@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { InvalidInput } from "@dial/core"
+import { InvalidInput, Ready } from "@dial/core"
 import { NodeNetwork } from "@dial/node"
 import * as NodeAddressResolver from "@effect/platform-node/NodeAddressResolver"
 import * as NodeDns from "@effect/platform-node/NodeDns"
@@ -65,7 +65,20 @@ const connectFlags = {
   ),
   type: Flag.Literals("type", ["stream", "datagram"]).pipe(Flag.withDefault("stream" as const)),
   json: jsonFlag,
-  hosts: hostsFlag
+  hosts: hostsFlag,
+  ready: Flag.String("ready").pipe(
+    Flag.withDescription(
+      "Also wait until the server is ready: postgres|redis|mysql|http[:PATH]|tls|expect:SEND=>EXPECT"
+    ),
+    Flag.optional
+  )
+}
+
+/** The `--ready` flag's probe; `undefined` without the flag; a string: why it is invalid. */
+const readyOf = (flag: Option.Option<string>): Ready.Probe | undefined | string => {
+  if (Option.isNone(flag)) return undefined
+  const parsed = Ready.parse(flag.value)
+  return Result.isSuccess(parsed) ? parsed.success : parsed.failure.message
 }
 
 const millisPerUnit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const
@@ -115,12 +128,15 @@ const probe = Command.make(
       const deadline = parseDuration(config.timeout)
       if (deadline === undefined)
         return yield* invalid(config.json, config.target, `invalid --timeout: ${config.timeout}`)
+      const ready = readyOf(config.ready)
+      if (typeof ready === "string") return yield* invalid(config.json, config.target, ready)
       const report = yield* Probe.probe(
         config.target,
         {
           deadline,
           type: config.type,
-          local: Option.getOrUndefined(config.local)
+          local: Option.getOrUndefined(config.local),
+          ready
         },
         1
       ).pipe(Effect.provide(runtimeLayer(config.hosts)))
@@ -141,11 +157,14 @@ const wait = Command.make(
       const timeout = parseDuration(config.timeout)
       if (timeout === undefined)
         return yield* invalid(config.json, config.targets.join(" "), `invalid --timeout: ${config.timeout}`)
+      const ready = readyOf(config.ready)
+      if (typeof ready === "string") return yield* invalid(config.json, config.targets.join(" "), ready)
       const status = StatusLine.make(config.json)
       const finals = yield* Wait.wait(config.targets, {
         timeout,
         type: config.type,
         local: Option.getOrUndefined(config.local),
+        ready,
         onAttempt: (report) => status.attempt(report)
       }).pipe(Effect.provide(runtimeLayer(config.hosts)))
       yield* status.done

@@ -4,9 +4,9 @@
  *
  * @since 0.1.0
  */
-import { Dialer, InvalidInput, Network, SockAddr } from "@dial/core"
+import { Dialer, InvalidInput, Network, Ready, SockAddr } from "@dial/core"
 import * as Clock from "effect/Clock"
-import type * as Duration from "effect/Duration"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
@@ -31,6 +31,19 @@ export interface Options {
   readonly deadline?: Duration.Input | undefined
   readonly type: "stream" | "datagram"
   readonly local?: string | undefined
+  /**
+   * After connecting, ask the server whether it is ready (`Ready.check`): a not-ready answer
+   * is the attempt's error (`NotReady`, transient or permanent as the server's words say).
+   */
+  readonly ready?: Ready.Probe | undefined
+}
+
+/** A probe's own deadline: the attempt's, at most 5 s, so that a silent server is asked again. */
+const readyDeadline = (deadline: Duration.Input | undefined): Duration.Duration => {
+  const most = Duration.seconds(5)
+  if (deadline === undefined) return most
+  const given = Duration.fromInput(deadline)
+  return Option.isSome(given) ? Duration.min(given.value, most) : most
 }
 
 const connectOnce = (target: string, options: Options) =>
@@ -42,12 +55,26 @@ const connectOnce = (target: string, options: Options) =>
         if (Result.isFailure(parsed)) {
           return yield* InvalidInput.make("target", target, "a datagram probe needs an address, not a host name")
         }
+        if (options.ready !== undefined) {
+          return yield* InvalidInput.make("ready", Ready.format(options.ready), "readiness probes speak over streams")
+        }
         const handle = yield* Network.open("datagram", { local })
         yield* handle.connect(parsed.success, { deadline: options.deadline })
-        return { address: parsed.success, local: yield* handle.localAddress }
+        return { address: parsed.success, local: yield* handle.localAddress, ready: undefined }
       }
       const dialed = yield* Dialer.dial(target, { deadline: options.deadline, local })
-      return { address: dialed.address, local: yield* dialed.handle.localAddress }
+      const localAddress = yield* dialed.handle.localAddress
+      if (options.ready === undefined) return { address: dialed.address, local: localAddress }
+      // The probe's first connection is the one just dialed; a second one (postgres after
+      // the server offered TLS) goes to the same address.
+      let dialedUsed = false
+      const connection = Effect.suspend(() => {
+        if (dialedUsed) return Effect.flatMap(Network.connect(dialed.address, { local }), (h) => h.socket)
+        dialedUsed = true
+        return dialed.handle.socket
+      })
+      const answer = yield* Ready.check(connection, options.ready, { deadline: readyDeadline(options.deadline) })
+      return { address: dialed.address, local: localAddress, ready: answer }
     })
   )
 
@@ -76,14 +103,15 @@ export const probe = (
     const outcome = yield* Effect.result(connectOnce(target, options))
     const elapsedMs = Math.round((yield* Clock.currentTimeMillis) - startedAt)
     if (Result.isSuccess(outcome)) {
-      const { address, local } = outcome.success
+      const { address, local, ready } = outcome.success
       return {
         target,
         address: SockAddr.format(address),
         ok: true,
         attempt,
         elapsedMs,
-        ...(Option.isSome(local) ? { local: SockAddr.format(local.value) } : {})
+        ...(Option.isSome(local) ? { local: SockAddr.format(local.value) } : {}),
+        ...(ready === undefined ? {} : { ready })
       }
     }
     return Report.failure(target, outcome.failure, { attempt, elapsedMs })

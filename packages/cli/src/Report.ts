@@ -35,6 +35,10 @@ export interface ErrorReport {
   readonly syscall?: string
   readonly class: Errno.RetryClass
   readonly message: string
+  /** A `NotReady`'s state (`starting`, `loading`, ...). */
+  readonly state?: string
+  /** A `NotReady`'s server's own words. */
+  readonly reply?: string
 }
 
 /**
@@ -60,6 +64,8 @@ export interface AttemptReport {
   readonly local?: string
   readonly error?: ErrorReport
   readonly final?: boolean
+  /** With `--ready`: the probe and what the ready server said. */
+  readonly ready?: { readonly probe: string; readonly reply: string }
 }
 
 /**
@@ -89,7 +95,13 @@ export const errorReport = (error: unknown): ErrorReport => {
     ...(errno === undefined ? {} : { errno }),
     ...(syscall === undefined ? {} : { syscall }),
     class: Retry.classify(error) ?? "permanent",
-    message
+    message,
+    ...(tag === "NotReady" && Predicate.hasProperty(error, "state") && typeof error.state === "string"
+      ? { state: error.state }
+      : {}),
+    ...(tag === "NotReady" && Predicate.hasProperty(error, "reply") && typeof error.reply === "string"
+      ? { reply: error.reply }
+      : {})
   }
 }
 
@@ -180,7 +192,8 @@ export const plain = (report: AttemptReport): string => {
   const timing = `attempt ${report.attempt}, ${report.elapsedMs} ms`
   if (report.ok) {
     const from = report.local === undefined ? "" : ` from ${report.local}`
-    return `${report.target}: connected to ${report.address ?? report.target}${from} (${timing})`
+    const ready = report.ready === undefined ? "" : `, ready (${report.ready.probe}: ${report.ready.reply})`
+    return `${report.target}: connected to ${report.address ?? report.target}${from}${ready} (${timing})`
   }
   const error = report.error!
   const errno = error.errno === undefined ? "" : ` (errno ${error.errno})`

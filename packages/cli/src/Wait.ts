@@ -8,7 +8,7 @@
  *
  * @since 0.1.0
  */
-import { InvalidInput, type Network, Retry } from "@dial/core"
+import { InvalidInput, type Network, type Ready, Retry } from "@dial/core"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -34,6 +34,8 @@ export interface Options {
   readonly timeout: Duration.Input
   readonly type: "stream" | "datagram"
   readonly local?: string | undefined
+  /** Wait until the server is ready, not just listening (see `Ready`): a transient `NotReady` is retried. */
+  readonly ready?: Ready.Probe | undefined
   /** The longest pause between attempts. Default 40 ms. */
   readonly maxDelay?: Duration.Input | undefined
   /** Called with every attempt's report, as it happens. */
@@ -77,6 +79,7 @@ const waitOne = (target: string, options: Options, startedAt: number, deadlineAt
         {
           type: options.type,
           local: options.local,
+          ready: options.ready,
           // With no timeout at all, an attempt takes as long as the kernel lets it.
           deadline: Number.isFinite(remaining) ? Duration.millis(Math.max(1, remaining)) : undefined
         },

@@ -5,7 +5,8 @@
  * The library's own errors are classed too: `DeadlineExceeded` is transient (the next attempt
  * may be faster), `InvalidInput` and `Unsupported` are permanent, `UnknownErrno` is permanent
  * (retrying what nobody understands hides it), and `AllAttemptsFailed` is transient when any
- * of its attempts failed transiently, permanent otherwise. Of `effect/net`'s resolution
+ * of its attempts failed transiently, permanent otherwise. `Ready.NotReady` carries its own
+ * class (a server starting up is transient, one refusing this client permanent). Of `effect/net`'s resolution
  * errors, `DnsError` is transient (names get registered) and `NetAddressError` permanent.
  *
  * @example
@@ -176,6 +177,13 @@ const classifyUnguarded = (error: unknown): Errno.RetryClass | undefined => {
     // propagating): `effect/net`'s DnsError is worth waiting for.
     case "DnsError":
       return "transient"
+    // A server that answered "not yet" (starting, loading) or "never for you" (refused): the
+    // probe that read its answer knows which.
+    case "NotReady":
+      return Predicate.hasProperty(error, "retryClass") &&
+        (error.retryClass === "transient" || error.retryClass === "permanent")
+        ? error.retryClass
+        : "permanent"
     case "AllAttemptsFailed": {
       const attempts = Predicate.hasProperty(error, "attempts") && Array.isArray(error.attempts) ? error.attempts : []
       return attempts.some((attempt: { readonly error: unknown }) => classify(attempt.error) === "transient")

@@ -54,6 +54,13 @@ export * as InvalidInput from "./InvalidInput.ts"
 export * as Network from "./Network.ts"
 
 /**
+ * Readiness probes: postgres, redis, mysql, http, tls, send/expect.
+ *
+ * @since 0.1.0
+ */
+export * as Ready from "./Ready.ts"
+
+/**
  * Retry classes and policies.
  *
  * @since 0.1.0
