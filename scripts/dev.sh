@@ -3,7 +3,7 @@
 # them (from the npm registry only), installs the locked dependencies, then runs a task.
 #
 #   bash scripts/dev.sh demo   # the main job
-#   bash scripts/dev.sh test   # type-check, lint, and every test
+#   bash scripts/dev.sh test   # type-check, lint, pack-and-consume, and every test
 #
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -70,6 +70,9 @@ case "$task" in
     pnpm run --silent check
     echo "dev: lint" >&2
     pnpm run --silent lint
+    # What users get from npm: tarballs installed outside the workspace, on Node 22 and 24.
+    echo "dev: pack and consume" >&2
+    node scripts/consume.ts
     report=$(mktemp -t dial-vitest-XXXXXX.json)
     status=0
     pnpm exec vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@" || status=$?
