@@ -11,6 +11,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import type * as AddressResolver from "effect/net/AddressResolver"
+import * as Args from "./internal/args.ts"
 import * as Report from "./Report.ts"
 
 /**
@@ -36,6 +37,10 @@ export interface Options {
 const connectOnce = (target: string, options: Options) =>
   Effect.scoped(
     Effect.gen(function* () {
+      const url = Args.urlTarget(target)
+      if (url !== undefined) {
+        return yield* InvalidInput.make("target", target, url.slice(target.length + 2))
+      }
       const local = options.local
       if (options.type === "datagram") {
         const parsed = SockAddr.fromString(target)
@@ -44,10 +49,10 @@ const connectOnce = (target: string, options: Options) =>
         }
         const handle = yield* Network.open("datagram", { local })
         yield* handle.connect(parsed.success, { deadline: options.deadline })
-        return { address: parsed.success, local: yield* handle.localAddress }
+        return { address: parsed.success, local: yield* handle.localAddress, associated: true }
       }
       const dialed = yield* Dialer.dial(target, { deadline: options.deadline, local })
-      return { address: dialed.address, local: yield* dialed.handle.localAddress }
+      return { address: dialed.address, local: yield* dialed.handle.localAddress, associated: false }
     })
   )
 
@@ -76,14 +81,15 @@ export const probe = (
     const outcome = yield* Effect.result(connectOnce(target, options))
     const elapsedMs = Math.round((yield* Clock.currentTimeMillis) - startedAt)
     if (Result.isSuccess(outcome)) {
-      const { address, local } = outcome.success
+      const { address, local, associated } = outcome.success
       return {
         target,
         address: SockAddr.format(address),
         ok: true,
         attempt,
         elapsedMs,
-        ...(Option.isSome(local) ? { local: SockAddr.format(local.value) } : {})
+        ...(Option.isSome(local) ? { local: SockAddr.format(local.value) } : {}),
+        ...(associated ? { state: "associated" as const } : {})
       }
     }
     return Report.failure(target, outcome.failure, { attempt, elapsedMs })

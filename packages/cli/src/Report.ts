@@ -4,7 +4,7 @@
  *
  * | exit | meaning |
  * |---|---|
- * | 0 | connected |
+ * | 0 | connected (datagram: associated; no handshake, so reachability is unknown) |
  * | 1 | transient failure, or the deadline passed |
  * | 2 | permanent failure (or a state error: a bug in the call order) |
  * | 3 | invalid input |
@@ -58,6 +58,11 @@ export interface AttemptReport {
   readonly attempt: number
   readonly elapsedMs: number
   readonly local?: string
+  /**
+   * Present on a datagram success: connect(2) only set the default peer (no handshake), so
+   * whether anything listens stays unknown until a reply comes.
+   */
+  readonly state?: "associated"
   readonly error?: ErrorReport
   readonly final?: boolean
 }
@@ -180,6 +185,9 @@ export const plain = (report: AttemptReport): string => {
   const timing = `attempt ${report.attempt}, ${report.elapsedMs} ms`
   if (report.ok) {
     const from = report.local === undefined ? "" : ` from ${report.local}`
+    if (report.state === "associated") {
+      return `${report.target}: associated with ${report.address ?? report.target}${from} (no handshake; reachability unknown until a reply) (${timing})`
+    }
     return `${report.target}: connected to ${report.address ?? report.target}${from} (${timing})`
   }
   const error = report.error!
