@@ -12,6 +12,7 @@ import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import type * as AddressResolver from "effect/net/AddressResolver"
 import * as Args from "./internal/args.ts"
+import * as Checks from "./internal/options.ts"
 import * as Report from "./Report.ts"
 
 /**
@@ -77,8 +78,15 @@ export const probe = (
   startedAtMillis?: number
 ): Effect.Effect<Report.AttemptReport, never, Network.Network | AddressResolver.AddressResolver> =>
   Effect.gen(function* () {
-    const startedAt = startedAtMillis ?? (yield* Clock.currentTimeMillis)
-    const outcome = yield* Effect.result(connectOnce(target, options))
+    const startedAt = typeof startedAtMillis === "number" ? startedAtMillis : yield* Clock.currentTimeMillis
+    const checked = check(target, options, attempt, startedAtMillis)
+    if (Result.isFailure(checked)) {
+      return Report.failure(target, checked.failure, {
+        attempt: Number.isSafeInteger(attempt) ? attempt : 0,
+        elapsedMs: 0
+      })
+    }
+    const outcome = yield* Effect.result(connectOnce(target, checked.success))
     const elapsedMs = Math.round((yield* Clock.currentTimeMillis) - startedAt)
     if (Result.isSuccess(outcome)) {
       const { address, local, associated } = outcome.success
@@ -93,4 +101,36 @@ export const probe = (
       }
     }
     return Report.failure(target, outcome.failure, { attempt, elapsedMs })
+  })
+
+interface CheckedOptions {
+  readonly type: "stream" | "datagram"
+  readonly local: string | undefined
+  readonly deadline: Duration.Duration | undefined
+}
+
+/** A target longer than this is no address or host:port (a name is at most 253 bytes). */
+export const maxTargetLength = 4096
+
+/** The arguments of {@link probe}, checked: any value gives options or an `InvalidInput`. */
+const check = (
+  target: unknown,
+  options: unknown,
+  attempt: unknown,
+  startedAtMillis: unknown
+): Result.Result<CheckedOptions, InvalidInput.InvalidInput> =>
+  Result.gen(function* () {
+    if (typeof target !== "string") return yield* Result.fail(InvalidInput.make("target", target, "expected a string"))
+    if (target.length > maxTargetLength)
+      return yield* Result.fail(
+        InvalidInput.make("target", `${target.slice(0, 64)}…`, `longer than ${maxTargetLength} characters`)
+      )
+    if (!Number.isSafeInteger(attempt) || (attempt as number) < 0)
+      return yield* Result.fail(InvalidInput.make("attempt", attempt, "expected a non-negative integer"))
+    if (startedAtMillis !== undefined && (typeof startedAtMillis !== "number" || !Number.isFinite(startedAtMillis)))
+      return yield* Result.fail(InvalidInput.make("startedAtMillis", startedAtMillis, "expected a finite number"))
+    const record = yield* Checks.record(options)
+    const common = yield* Checks.common(record)
+    const deadline = yield* Checks.duration(record, "deadline", "allow")
+    return { ...common, deadline }
   })
