@@ -38,7 +38,10 @@ const throwingProxy = new Proxy(
 )
 class Instance {
   readonly _tag = "ECONNREFUSED"
-  constructor(readonly errno: unknown) {}
+  readonly errno: unknown
+  constructor(errno: unknown) {
+    this.errno = errno
+  }
 }
 
 const oddities = fc.constantFrom<unknown>(
