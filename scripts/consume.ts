@@ -214,6 +214,12 @@ console.log(Report.plain(report), Report.exitCode(report.error), refused._tag, t
       ran.text
     )
   }
+  const rejected = exec(dial, ["probe", closed, "--bogus", "--json"])
+  check(
+    "installed dial: an unknown flag under --json is one InvalidInput report, exit 3",
+    rejected.status === 3 && /"_tag":"InvalidInput"/.test(rejected.stdout) && !/\n\s+at /.test(rejected.text),
+    rejected.text
+  )
   server.close()
 } catch (error) {
   check("pack and install", false, String((error as Error)?.stack ?? error))
