@@ -109,8 +109,11 @@ interface CheckedOptions {
   readonly deadline: Duration.Duration | undefined
 }
 
-/** A target longer than this is no address or host:port (a name is at most 253 bytes). */
-export const maxTargetLength = 4096
+/**
+ * A target longer than this is no address or host:port (a DNS name is at most 253 bytes): it
+ * is refused before any parsing. The same limit holds for `local`.
+ */
+export const maxTargetLength = Checks.maxAddressLength
 
 /** The arguments of {@link probe}, checked: any value gives options or an `InvalidInput`. */
 const check = (

@@ -8,6 +8,9 @@ import type * as Duration from "effect/Duration"
 import * as Result from "effect/Result"
 import * as Total from "./total.ts"
 
+/** No address or host:port is longer (a DNS name is at most 253 bytes); longer is not parsed. */
+export const maxAddressLength = 4096
+
 export interface Checked {
   readonly type: "stream" | "datagram"
   readonly local: string | undefined
@@ -25,6 +28,10 @@ export const common = (options: object): Result.Result<Checked, InvalidInput.Inv
   const local = Total.field(options, "local")
   if (local !== undefined && typeof local !== "string")
     return Result.fail(InvalidInput.make("local", local, "expected an address string"))
+  if (local !== undefined && local.length > maxAddressLength)
+    return Result.fail(
+      InvalidInput.make("local", `${local.slice(0, 64)}…`, `longer than ${maxAddressLength} characters`)
+    )
   return Result.succeed({ type, local })
 }
 
@@ -36,6 +43,8 @@ export const duration = (
 ): Result.Result<Duration.Duration | undefined, InvalidInput.InvalidInput> => {
   const input = Total.field(options, key)
   if (input === undefined) return Result.succeed(undefined)
+  if (typeof input === "string" && input.length > 64)
+    return Result.fail(InvalidInput.make(key, `${input.slice(0, 64)}…`, "not a duration (longer than 64 characters)"))
   return Total.attempt(
     () => InvalidInput.duration(key, input as Duration.Input, { infinite }),
     () => Result.fail(InvalidInput.make(key, Total.show(input), "expected a duration"))
