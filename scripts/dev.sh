@@ -3,7 +3,7 @@
 # them (from the npm registry only), installs the locked dependencies, then runs a task.
 #
 #   bash scripts/dev.sh demo   # the main job
-#   bash scripts/dev.sh test   # type-check, lint, and every test
+#   bash scripts/dev.sh test   # type-check, lint, pack-and-consume, and every test
 #
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -16,11 +16,11 @@ node_version=24.21.0
 pnpm_version=12.21.0
 toolchain="$root/.toolchain"
 
-# Node >= 22.12 is required (vitest 5, type stripping); Node 20 machines get Node 24 from the
-# npm registry's `node` package, which ships the binary.
+# Node >= 22.19 is required (@effect/platform-node declares it; vitest 5 and type stripping
+# need less); older machines get Node 24 from the npm registry's `node` package.
 node_ok() {
   command -v node >/dev/null 2>&1 || return 1
-  node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>22||(a===22&&b>=12)?0:1)'
+  node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>22||(a===22&&b>=19)?0:1)'
 }
 
 export npm_config_loglevel=${npm_config_loglevel:-error}
@@ -48,7 +48,7 @@ if ! node_ok || ! command -v pnpm >/dev/null 2>&1 || [ "$(pnpm --version 2>/dev/
   done
   export PATH="$toolchain/node_modules/.bin:$PATH"
 fi
-node_ok || { echo "dev: node >= 22.12 is required, found $(node --version)" >&2; exit 1; }
+node_ok || { echo "dev: node >= 22.19 is required, found $(node --version)" >&2; exit 1; }
 
 # Install only when the lockfile changed since the last install.
 stamp=node_modules/.dial-install-stamp
@@ -70,6 +70,9 @@ case "$task" in
     pnpm run --silent check
     echo "dev: lint" >&2
     pnpm run --silent lint
+    # What users get from npm: tarballs installed outside the workspace, on Node 22 and 24.
+    echo "dev: pack and consume" >&2
+    node scripts/consume.ts
     report=$(mktemp -t dial-vitest-XXXXXX.json)
     status=0
     pnpm exec vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@" || status=$?

@@ -4,17 +4,17 @@
  *
  * @since 0.1.0
  */
-import { InvalidInput, Ready } from "@dial/core"
+import { type Network, Ready } from "@dial/core"
 import { NodeNetwork } from "@dial/node"
 import * as NodeAddressResolver from "@effect/platform-node/NodeAddressResolver"
 import * as NodeDns from "@effect/platform-node/NodeDns"
 import { Argument, Command, Flag } from "effect/cli"
 import * as Console from "effect/Console"
 import * as Context from "effect/Context"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
 import * as Ref from "effect/Ref"
 import * as Result from "effect/Result"
 import * as AddressResolver from "effect/net/AddressResolver"
@@ -23,6 +23,7 @@ import * as Host from "effect/net/Host"
 import * as NetAddress from "effect/net/NetAddress"
 import { readFileSync } from "node:fs"
 import * as Explain from "./Explain.ts"
+import * as Args from "./internal/args.ts"
 import * as StatusLine from "./internal/statusLine.ts"
 import * as Probe from "./Probe.ts"
 import * as Report from "./Report.ts"
@@ -47,23 +48,33 @@ export class ExitCode extends Context.Service<ExitCode, Ref.Ref<number>>()("@dia
 const setExit = (code: number) => ExitCode.use((ref) => Ref.set(ref, code))
 
 const timeoutFlag = Flag.String("timeout").pipe(
-  Flag.withDescription("Give up after this long (e.g. 500ms, 30s, 2m)"),
+  Flag.withDescription(
+    "Give up after this long. Needs a unit: 500ms, 30s, 2m, 1h; or infinity. Default 30s. 0s is refused (no time to connect)"
+  ),
   Flag.withDefault("30s")
 )
-const jsonFlag = Flag.Boolean("json").pipe(Flag.withDescription("One JSON object per line"), Flag.withDefault(false))
+const jsonFlag = Flag.Boolean("json").pipe(
+  Flag.withDescription("Print reports as JSON, one object per line, on stdout. Default off"),
+  Flag.withDefault(false)
+)
 const hostsFlag = Flag.String("hosts").pipe(
-  Flag.withDescription("Resolve names from this hosts(5) file instead of the system resolver"),
+  Flag.withDescription("Resolve names from this hosts(5) file instead of the system resolver. Default: the system's"),
   Flag.optional
 )
 
-/** The flags of every command that connects. */
+/** The flags of every command that connects. New flags of `probe` and `wait` go here. */
 const connectFlags = {
   timeout: timeoutFlag,
   local: Flag.String("local").pipe(
-    Flag.withDescription("Bind to this local address first (e.g. 127.0.0.1:0)"),
+    Flag.withDescription("Bind to this local address first (e.g. 127.0.0.1:0). Default: the kernel picks"),
     Flag.optional
   ),
-  type: Flag.Literals("type", ["stream", "datagram"]).pipe(Flag.withDefault("stream" as const)),
+  type: Flag.Literals("type", ["stream", "datagram"]).pipe(
+    Flag.withDescription(
+      "stream (TCP, unix stream) or datagram (UDP: connect has no handshake, so it only associates). Default stream"
+    ),
+    Flag.withDefault("stream" as const)
+  ),
   json: jsonFlag,
   hosts: hostsFlag,
   ready: Flag.String("ready").pipe(
@@ -81,18 +92,7 @@ const readyOf = (flag: Option.Option<string>): Ready.Probe | undefined | string 
   return Result.isSuccess(parsed) ? parsed.success : parsed.failure.message
 }
 
-const millisPerUnit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const
-
-/**
- * `30s`, `500ms`, `2m` or any Effect duration (`"30 seconds"`, `"Infinity"`). A negative, NaN
- * or malformed one is undefined: the caller reports it as invalid input.
- */
-const parseDuration = (text: string): Duration.Duration | undefined => {
-  const short = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text.trim())
-  if (short !== null) return Duration.millis(Number(short[1]) * millisPerUnit[short[2] as keyof typeof millisPerUnit])
-  const decoded = InvalidInput.duration("timeout", text as Duration.Input, { infinite: "allow" })
-  return Result.isSuccess(decoded) ? decoded.success : undefined
-}
+const targetHelp = "127.0.0.1:80, [::1]:80, host:port (resolved, then raced), unix:/path, or unix:@abstract-name"
 
 const invalid = (json: boolean, target: string, message: string) =>
   Effect.gen(function* () {
@@ -101,72 +101,118 @@ const invalid = (json: boolean, target: string, message: string) =>
     yield* setExit(3)
   })
 
-/** The name resolution of a run: the system's, or a hosts file's. */
-const resolverLayer = (hostsFile: Option.Option<string>): Layer.Layer<AddressResolver.AddressResolver> =>
-  Option.match(hostsFile, {
-    onNone: () => NodeAddressResolver.layer.pipe(Layer.provide(NodeDns.layer)),
-    onSome: (file) => {
-      const table = Host.parseHostsFile(readFileSync(file, "utf8"))
-      const hosts: Record<string, Array<string>> = {}
-      for (const [name, addresses] of table) hosts[name] = addresses.map(NetAddress.formatIp)
-      return AddressResolver.layer().pipe(Layer.provide(Layer.orDie(Dns.layerStatic({ hosts }))))
-    }
-  })
+/** Reads a hosts(5) file; a missing file, a directory or unreadable bytes is a message, not a throw. */
+const readHosts = (file: string): Result.Result<Record<string, Array<string>>, string> => {
+  try {
+    const table = Host.parseHostsFile(readFileSync(file, "utf8"))
+    const hosts: Record<string, Array<string>> = {}
+    for (const [name, addresses] of table) hosts[name] = addresses.map(NetAddress.formatIp)
+    return Result.succeed(hosts)
+  } catch (error) {
+    const code = Predicate.hasProperty(error, "code") && typeof error.code === "string" ? `${error.code}: ` : ""
+    const reason = code === "EISDIR: " ? "is a directory" : code === "ENOENT: " ? "no such file" : String(error)
+    return Result.fail(`cannot read --hosts ${file}: ${code}${reason}`)
+  }
+}
 
-const runtimeLayer = (hostsFile: Option.Option<string>) => Layer.merge(NodeNetwork.layer, resolverLayer(hostsFile))
+/** The name resolution of a run: the system's, or a hosts file's. */
+const runtimeLayer = (
+  hosts: Record<string, Array<string>> | undefined
+): Layer.Layer<Network.Network | AddressResolver.AddressResolver> =>
+  Layer.merge(
+    NodeNetwork.layer,
+    hosts === undefined
+      ? NodeAddressResolver.layer.pipe(Layer.provide(NodeDns.layer))
+      : AddressResolver.layer().pipe(Layer.provide(Layer.orDie(Dns.layerStatic({ hosts }))))
+  )
+
+interface ConnectConfig {
+  readonly timeout: string
+  readonly json: boolean
+  readonly hosts: Option.Option<string>
+  readonly ready: Option.Option<string>
+}
+
+/** The checked settings of a connecting command, or the invalid-input report already printed. */
+const settings = (config: ConnectConfig, target: string) =>
+  Effect.gen(function* () {
+    const timeout = Args.duration("--timeout", config.timeout)
+    if (Result.isFailure(timeout)) {
+      yield* invalid(config.json, target, timeout.failure)
+      return undefined
+    }
+    const ready = readyOf(config.ready)
+    if (typeof ready === "string") {
+      yield* invalid(config.json, target, ready)
+      return undefined
+    }
+    let hosts: Record<string, Array<string>> | undefined
+    if (Option.isSome(config.hosts)) {
+      const read = readHosts(config.hosts.value)
+      if (Result.isFailure(read)) {
+        yield* invalid(config.json, target, read.failure)
+        return undefined
+      }
+      hosts = read.success
+    }
+    return { timeout: timeout.success, ready, layer: runtimeLayer(hosts) }
+  })
 
 const probe = Command.make(
   "probe",
   {
-    target: Argument.String("target").pipe(
-      Argument.withDescription("127.0.0.1:80, [::1]:80, host:port, unix:/path, unix:@name")
+    target: Argument.String("target").pipe(Argument.withDescription(`Where to connect: ${targetHelp}`)),
+    ...connectFlags
+  },
+  (config) =>
+    Effect.gen(function* () {
+      const checked = yield* settings(config, config.target)
+      if (checked === undefined) return
+      const report = yield* Probe.probe(
+        config.target,
+        {
+          deadline: checked.timeout,
+          type: config.type,
+          local: Option.getOrUndefined(config.local),
+          ready: checked.ready
+        },
+        1
+      ).pipe(Effect.provide(checked.layer))
+      const final = { ...report, final: true }
+      yield* config.json ? Console.log(Report.json(final)) : Console.log(Report.plain(final))
+      yield* setExit(Report.exitCode(report.error))
+    })
+).pipe(
+  Command.withDescription("Connect once and print the outcome (one attempt, no retry)"),
+  Command.withExamples([
+    { command: "dial probe 127.0.0.1:5432", description: "Is anything listening on this port?" },
+    { command: "dial probe '[::1]:6379' --timeout 2s --json", description: "One JSON line, give up after 2 s" },
+    { command: "dial probe unix:/run/postgresql/.s.PGSQL.5432", description: "A unix socket file" },
+    { command: "dial probe db.internal:5432 --hosts ./hosts", description: "A name from a hosts(5) file" }
+  ])
+)
+
+const wait = Command.make(
+  "wait",
+  {
+    targets: Argument.String("target").pipe(
+      Argument.withDescription(`One or more targets, all waited for together: ${targetHelp}`),
+      Argument.variadic({ min: 1 })
     ),
     ...connectFlags
   },
   (config) =>
     Effect.gen(function* () {
-      const deadline = parseDuration(config.timeout)
-      if (deadline === undefined)
-        return yield* invalid(config.json, config.target, `invalid --timeout: ${config.timeout}`)
-      const ready = readyOf(config.ready)
-      if (typeof ready === "string") return yield* invalid(config.json, config.target, ready)
-      const report = yield* Probe.probe(
-        config.target,
-        {
-          deadline,
-          type: config.type,
-          local: Option.getOrUndefined(config.local),
-          ready
-        },
-        1
-      ).pipe(Effect.provide(runtimeLayer(config.hosts)))
-      const final = { ...report, final: true }
-      yield* config.json ? Console.log(Report.json(final)) : Console.log(Report.plain(final))
-      yield* setExit(Report.exitCode(report.error))
-    })
-).pipe(Command.withDescription("Connect once and print the outcome"))
-
-const wait = Command.make(
-  "wait",
-  {
-    targets: Argument.String("target").pipe(Argument.variadic({ min: 1 })),
-    ...connectFlags
-  },
-  (config) =>
-    Effect.gen(function* () {
-      const timeout = parseDuration(config.timeout)
-      if (timeout === undefined)
-        return yield* invalid(config.json, config.targets.join(" "), `invalid --timeout: ${config.timeout}`)
-      const ready = readyOf(config.ready)
-      if (typeof ready === "string") return yield* invalid(config.json, config.targets.join(" "), ready)
+      const checked = yield* settings(config, config.targets.join(" "))
+      if (checked === undefined) return
       const status = StatusLine.make(config.json)
       const finals = yield* Wait.wait(config.targets, {
-        timeout,
+        timeout: checked.timeout,
         type: config.type,
         local: Option.getOrUndefined(config.local),
-        ready,
+        ready: checked.ready,
         onAttempt: (report) => status.attempt(report)
-      }).pipe(Effect.provide(runtimeLayer(config.hosts)))
+      }).pipe(Effect.provide(checked.layer))
       yield* status.done
       for (const report of finals) {
         const final = { ...report, final: true }
@@ -174,11 +220,25 @@ const wait = Command.make(
       }
       yield* setExit(Math.max(...finals.map((report) => Report.exitCode(report.error))))
     })
-).pipe(Command.withDescription("Retry transient failures until every target connects or the timeout passes"))
+).pipe(
+  Command.withDescription(
+    "Retry transient failures (refused, unreachable, no socket file yet) until every target connects or the timeout passes; a permanent failure stops at once"
+  ),
+  Command.withExamples([
+    { command: "dial wait 127.0.0.1:5432 && ./migrate", description: "Run the migration once Postgres listens" },
+    { command: "dial wait 127.0.0.1:5432 unix:/run/app.sock --timeout 60s", description: "Both, within a minute" },
+    { command: "dial wait 127.0.0.1:6379 --json | head -1", description: "Every attempt as a JSON line" }
+  ])
+)
 
 const explain = Command.make(
   "explain",
-  { errno: Argument.String("errno").pipe(Argument.withDescription("An errno name or number")), json: jsonFlag },
+  {
+    errno: Argument.String("errno").pipe(
+      Argument.withDescription("An errno name (ECONNREFUSED, any case) or its Linux number (111)")
+    ),
+    json: jsonFlag
+  },
   (config) =>
     Effect.gen(function* () {
       const info = Explain.lookup(config.errno)
@@ -186,7 +246,13 @@ const explain = Command.make(
       yield* config.json ? Console.log(JSON.stringify(info)) : Console.log(Explain.text(info))
       yield* setExit(0)
     })
-).pipe(Command.withDescription("What an errno means, its retry class, causes and fixes"))
+).pipe(
+  Command.withDescription("What an errno means, its retry class, causes and fixes"),
+  Command.withExamples([
+    { command: "dial explain ECONNREFUSED" },
+    { command: "dial explain 111 --json", description: "The same row as JSON" }
+  ])
+)
 
 /**
  * The `dial` command with its subcommands.
@@ -204,5 +270,10 @@ const explain = Command.make(
  */
 export const command = Command.make("dial").pipe(
   Command.withDescription("Typed connect(2): probe, wait for and explain connections"),
-  Command.withSubcommands([probe, wait, explain])
+  Command.withSubcommands([probe, wait, explain]),
+  Command.withExamples([
+    { command: "dial wait 127.0.0.1:5432 --timeout 60s", description: "Block until Postgres accepts connections" },
+    { command: "dial probe 127.0.0.1:8080 --json", description: "One attempt, one JSON line" },
+    { command: "dial explain EACCES", description: "Meaning, retry class, causes and fixes" }
+  ])
 )

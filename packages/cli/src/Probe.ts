@@ -11,6 +11,8 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import type * as AddressResolver from "effect/net/AddressResolver"
+import * as Args from "./internal/args.ts"
+import * as Checks from "./internal/options.ts"
 import * as Report from "./Report.ts"
 
 /**
@@ -49,6 +51,10 @@ const readyDeadline = (deadline: Duration.Input | undefined): Duration.Duration 
 const connectOnce = (target: string, options: Options) =>
   Effect.scoped(
     Effect.gen(function* () {
+      const url = Args.urlTarget(target)
+      if (url !== undefined) {
+        return yield* InvalidInput.make("target", target, url.slice(target.length + 2))
+      }
       const local = options.local
       if (options.type === "datagram") {
         const parsed = SockAddr.fromString(target)
@@ -60,11 +66,13 @@ const connectOnce = (target: string, options: Options) =>
         }
         const handle = yield* Network.open("datagram", { local })
         yield* handle.connect(parsed.success, { deadline: options.deadline })
-        return { address: parsed.success, local: yield* handle.localAddress, ready: undefined }
+        return { address: parsed.success, local: yield* handle.localAddress, associated: true, ready: undefined }
       }
       const dialed = yield* Dialer.dial(target, { deadline: options.deadline, local })
       const localAddress = yield* dialed.handle.localAddress
-      if (options.ready === undefined) return { address: dialed.address, local: localAddress }
+      if (options.ready === undefined) {
+        return { address: dialed.address, local: localAddress, associated: false, ready: undefined }
+      }
       // The probe's first connection is the one just dialed; a second one (postgres after
       // the server offered TLS) goes to the same address.
       let dialedUsed = false
@@ -74,7 +82,7 @@ const connectOnce = (target: string, options: Options) =>
         return dialed.handle.socket
       })
       const answer = yield* Ready.check(connection, options.ready, { deadline: readyDeadline(options.deadline) })
-      return { address: dialed.address, local: localAddress, ready: answer }
+      return { address: dialed.address, local: localAddress, associated: false, ready: answer }
     })
   )
 
@@ -99,11 +107,18 @@ export const probe = (
   startedAtMillis?: number
 ): Effect.Effect<Report.AttemptReport, never, Network.Network | AddressResolver.AddressResolver> =>
   Effect.gen(function* () {
-    const startedAt = startedAtMillis ?? (yield* Clock.currentTimeMillis)
-    const outcome = yield* Effect.result(connectOnce(target, options))
+    const startedAt = typeof startedAtMillis === "number" ? startedAtMillis : yield* Clock.currentTimeMillis
+    const checked = check(target, options, attempt, startedAtMillis)
+    if (Result.isFailure(checked)) {
+      return Report.failure(target, checked.failure, {
+        attempt: Number.isSafeInteger(attempt) ? attempt : 0,
+        elapsedMs: 0
+      })
+    }
+    const outcome = yield* Effect.result(connectOnce(target, checked.success))
     const elapsedMs = Math.round((yield* Clock.currentTimeMillis) - startedAt)
     if (Result.isSuccess(outcome)) {
-      const { address, local, ready } = outcome.success
+      const { address, local, associated, ready } = outcome.success
       return {
         target,
         address: SockAddr.format(address),
@@ -111,8 +126,44 @@ export const probe = (
         attempt,
         elapsedMs,
         ...(Option.isSome(local) ? { local: SockAddr.format(local.value) } : {}),
+        ...(associated ? { state: "associated" as const } : {}),
         ...(ready === undefined ? {} : { ready })
       }
     }
     return Report.failure(target, outcome.failure, { attempt, elapsedMs })
+  })
+
+interface CheckedOptions {
+  readonly type: "stream" | "datagram"
+  readonly local: string | undefined
+  readonly deadline: Duration.Duration | undefined
+}
+
+/**
+ * A target longer than this is no address or host:port (a DNS name is at most 253 bytes): it
+ * is refused before any parsing. The same limit holds for `local`.
+ */
+export const maxTargetLength = Checks.maxAddressLength
+
+/** The arguments of {@link probe}, checked: any value gives options or an `InvalidInput`. */
+const check = (
+  target: unknown,
+  options: unknown,
+  attempt: unknown,
+  startedAtMillis: unknown
+): Result.Result<CheckedOptions, InvalidInput.InvalidInput> =>
+  Result.gen(function* () {
+    if (typeof target !== "string") return yield* Result.fail(InvalidInput.make("target", target, "expected a string"))
+    if (target.length > maxTargetLength)
+      return yield* Result.fail(
+        InvalidInput.make("target", `${target.slice(0, 64)}…`, `longer than ${maxTargetLength} characters`)
+      )
+    if (!Number.isSafeInteger(attempt) || (attempt as number) < 0)
+      return yield* Result.fail(InvalidInput.make("attempt", attempt, "expected a non-negative integer"))
+    if (startedAtMillis !== undefined && (typeof startedAtMillis !== "number" || !Number.isFinite(startedAtMillis)))
+      return yield* Result.fail(InvalidInput.make("startedAtMillis", startedAtMillis, "expected a finite number"))
+    const record = yield* Checks.record(options)
+    const common = yield* Checks.common(record)
+    const deadline = yield* Checks.duration(record, "deadline", "allow")
+    return { ...common, deadline }
   })

@@ -4,7 +4,7 @@
  *
  * | exit | meaning |
  * |---|---|
- * | 0 | connected |
+ * | 0 | connected (datagram: associated; no handshake, so reachability is unknown) |
  * | 1 | transient failure, or the deadline passed |
  * | 2 | permanent failure (or a state error: a bug in the call order) |
  * | 3 | invalid input |
@@ -12,7 +12,7 @@
  * @since 0.1.0
  */
 import { type Errno, Retry, SockAddr } from "@dial/core"
-import * as Predicate from "effect/Predicate"
+import * as Total from "./internal/total.ts"
 
 /**
  * The error part of a report.
@@ -62,6 +62,11 @@ export interface AttemptReport {
   readonly attempt: number
   readonly elapsedMs: number
   readonly local?: string
+  /**
+   * Present on a datagram success: connect(2) only set the default peer (no handshake), so
+   * whether anything listens stays unknown until a reply comes.
+   */
+  readonly state?: "associated"
   readonly error?: ErrorReport
   readonly final?: boolean
   /** With `--ready`: the probe and what the ready server said. */
@@ -84,24 +89,28 @@ export interface AttemptReport {
  * @since 0.1.0
  */
 export const errorReport = (error: unknown): ErrorReport => {
-  const tag = Predicate.hasProperty(error, "_tag") && typeof error._tag === "string" ? error._tag : "UnknownError"
-  const errno = Predicate.hasProperty(error, "errno") && typeof error.errno === "number" ? error.errno : undefined
-  const syscall =
-    Predicate.hasProperty(error, "syscall") && typeof error.syscall === "string" ? error.syscall : undefined
-  const message =
-    Predicate.hasProperty(error, "message") && typeof error.message === "string" ? error.message : String(error)
+  const tag = Total.stringField(error, "_tag") ?? "UnknownError"
+  const errno = Total.numberField(error, "errno")
+  const syscall = Total.stringField(error, "syscall")
+  const message = Total.stringField(error, "message") ?? Total.show(error)
+  const retryClass = Total.attempt(
+    () => Retry.classify(error),
+    () => undefined
+  )
+  // A NotReady carries the server's state and its own words.
+  const state = tag === "NotReady" ? Total.stringField(error, "state") : undefined
+  const reply = tag === "NotReady" ? Total.stringField(error, "reply") : undefined
+  const notReady = {
+    ...(state === undefined ? {} : { state }),
+    ...(reply === undefined ? {} : { reply })
+  }
   return {
     _tag: tag,
     ...(errno === undefined ? {} : { errno }),
     ...(syscall === undefined ? {} : { syscall }),
-    class: Retry.classify(error) ?? "permanent",
+    class: retryClass ?? "permanent",
     message,
-    ...(tag === "NotReady" && Predicate.hasProperty(error, "state") && typeof error.state === "string"
-      ? { state: error.state }
-      : {}),
-    ...(tag === "NotReady" && Predicate.hasProperty(error, "reply") && typeof error.reply === "string"
-      ? { reply: error.reply }
-      : {})
+    ...notReady
   }
 }
 
@@ -122,8 +131,9 @@ export const errorReport = (error: unknown): ErrorReport => {
  */
 export const exitCode = (error: ErrorReport | undefined): 0 | 1 | 2 | 3 => {
   if (error === undefined) return 0
-  if (error._tag === "InvalidInput" || error._tag === "NetAddressError") return 3
-  return error.class === "transient" ? 1 : 2
+  const tag = Total.field(error, "_tag")
+  if (tag === "InvalidInput" || tag === "NetAddressError") return 3
+  return Total.field(error, "class") === "transient" ? 1 : 2
 }
 
 /**
@@ -140,8 +150,13 @@ export const exitCode = (error: ErrorReport | undefined): 0 | 1 | 2 | 3 => {
  * @category getters
  * @since 0.1.0
  */
-export const addressOf = (error: unknown): string | null =>
-  Predicate.hasProperty(error, "address") && SockAddr.isSockAddr(error.address) ? SockAddr.format(error.address) : null
+export const addressOf = (error: unknown): string | null => {
+  const address = Total.field(error, "address")
+  return Total.attempt(
+    () => (SockAddr.isSockAddr(address) ? SockAddr.format(address) : null),
+    () => null
+  )
+}
 
 /**
  * The report of a failed attempt: the error's report, and the address it names (`null` when it
@@ -164,15 +179,18 @@ export const failure = (
   target: string,
   error: unknown,
   options: { readonly attempt: number; readonly elapsedMs: number; readonly final?: boolean | undefined }
-): AttemptReport => ({
-  target,
-  address: addressOf(error),
-  ok: false,
-  attempt: options.attempt,
-  elapsedMs: options.elapsedMs,
-  ...(options.final === undefined ? {} : { final: options.final }),
-  error: errorReport(error)
-})
+): AttemptReport => {
+  const final = Total.field(options, "final")
+  return {
+    target: typeof target === "string" ? target : Total.show(target),
+    address: addressOf(error),
+    ok: false,
+    attempt: Total.numberField(options, "attempt") ?? 0,
+    elapsedMs: Total.numberField(options, "elapsedMs") ?? 0,
+    ...(typeof final === "boolean" ? { final } : {}),
+    error: errorReport(error)
+  }
+}
 
 /**
  * A report as one plain line.
@@ -188,14 +206,24 @@ export const failure = (
  * @category formatting
  * @since 0.1.0
  */
-export const plain = (report: AttemptReport): string => {
+export const plain = (report: AttemptReport): string =>
+  Total.attempt(
+    () => plainUnsafe(report),
+    () => `invalid report: ${Total.show(report)}`
+  )
+
+const plainUnsafe = (report: AttemptReport): string => {
+  if (typeof report !== "object" || report === null) throw new TypeError("not a report")
   const timing = `attempt ${report.attempt}, ${report.elapsedMs} ms`
   if (report.ok) {
     const from = report.local === undefined ? "" : ` from ${report.local}`
+    if (report.state === "associated") {
+      return `${report.target}: associated with ${report.address ?? report.target}${from} (no handshake; reachability unknown until a reply) (${timing})`
+    }
     const ready = report.ready === undefined ? "" : `, ready (${report.ready.probe}: ${report.ready.reply})`
     return `${report.target}: connected to ${report.address ?? report.target}${from}${ready} (${timing})`
   }
-  const error = report.error!
+  const error = errorReport(report.error)
   const errno = error.errno === undefined ? "" : ` (errno ${error.errno})`
   return `${report.target}: ${error._tag}${errno}, ${error.class}: ${error.message} (${timing})`
 }
@@ -213,4 +241,13 @@ export const plain = (report: AttemptReport): string => {
  * @category formatting
  * @since 0.1.0
  */
-export const json = (report: AttemptReport): string => JSON.stringify(report)
+export const json = (report: AttemptReport): string =>
+  Total.attempt(
+    () => {
+      const text = JSON.stringify(report)
+      if (typeof text !== "string") throw new TypeError("not JSON")
+      return text
+    },
+    () =>
+      JSON.stringify({ ok: false, error: { _tag: "InvalidInput", message: `invalid report: ${Total.show(report)}` } })
+  )

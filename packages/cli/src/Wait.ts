@@ -13,7 +13,11 @@ import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as AddressResolver from "effect/net/AddressResolver"
+// `Result` is this module's own type (the final reports).
+import * as Res from "effect/Result"
 import * as Schedule from "effect/Schedule"
+import * as Checks from "./internal/options.ts"
+import * as Total from "./internal/total.ts"
 import * as Probe from "./Probe.ts"
 import * as Report from "./Report.ts"
 
@@ -38,7 +42,7 @@ export interface Options {
   readonly ready?: Ready.Probe | undefined
   /** The longest pause between attempts. Default 40 ms. */
   readonly maxDelay?: Duration.Input | undefined
-  /** Called with every attempt's report, as it happens. */
+  /** Called with every attempt's report, as it happens; an Effect it returns runs before the next attempt. */
   readonly onAttempt: (report: Report.AttemptReport) => Effect.Effect<void>
 }
 
@@ -58,6 +62,13 @@ export interface Options {
 export type Result = ReadonlyArray<Report.AttemptReport>
 
 const baseDelayMillis = 5
+
+/** Runs the caller's `onAttempt`: its result when it is an Effect; any other result is ignored. */
+const observe = (onAttempt: Options["onAttempt"], report: Report.AttemptReport): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    const result: unknown = onAttempt(report)
+    return Effect.isEffect(result) ? Effect.asVoid(result as Effect.Effect<unknown>) : Effect.void
+  })
 
 /** Waits for one target; returns its final report. Fails (to stop the others) on a permanent error. */
 const waitOne = (target: string, options: Options, startedAt: number, deadlineAt: number, maxDelayMillis: number) =>
@@ -86,7 +97,7 @@ const waitOne = (target: string, options: Options, startedAt: number, deadlineAt
         attempt,
         startedAt
       )
-      yield* options.onAttempt(report)
+      yield* observe(options.onAttempt, report)
       if (report.ok) return report
       if (report.error!.class !== "transient") return yield* Effect.fail(report)
       const now = yield* Clock.currentTimeMillis
@@ -97,18 +108,51 @@ const waitOne = (target: string, options: Options, startedAt: number, deadlineAt
     }
   })
 
-/** A duration option in milliseconds, or the typed error for it (never a defect). */
-const millisOf = (
-  field: string,
-  input: Duration.Input,
-  infinite: "allow" | "refuse"
-): Effect.Effect<number, InvalidInput.InvalidInput> =>
-  Effect.map(Effect.fromResult(InvalidInput.duration(field, input, { infinite })), Duration.toMillis)
+/** Targets waited for together at most; more is a mistake, not a wait. */
+export const maxTargets = 1024
+
+interface Checked {
+  readonly targets: ReadonlyArray<string>
+  readonly options: Options
+  readonly timeoutMillis: number
+  readonly maxDelayMillis: number
+}
+
+/** The arguments of {@link wait}, from any values: checked options or the `InvalidInput`. */
+const check = (targets: unknown, options: unknown): Res.Result<Checked, InvalidInput.InvalidInput> =>
+  Res.gen(function* () {
+    const list = Total.attempt(
+      () => (Array.isArray(targets) ? Array.from(targets as ReadonlyArray<unknown>) : undefined),
+      () => undefined
+    )
+    if (list === undefined)
+      return yield* Res.fail(InvalidInput.make("targets", targets, "expected an array of strings"))
+    if (list.length > maxTargets)
+      return yield* Res.fail(InvalidInput.make("targets", list.length, `more than ${maxTargets} targets`))
+    const bad = list.findIndex((target) => typeof target !== "string")
+    if (bad !== -1) return yield* Res.fail(InvalidInput.make(`targets[${bad}]`, list[bad], "expected a string"))
+    const record = yield* Checks.record(options)
+    const common = yield* Checks.common(record)
+    const timeout = yield* Checks.duration(record, "timeout", "allow")
+    if (timeout === undefined) return yield* Res.fail(InvalidInput.make("timeout", undefined, "expected a duration"))
+    const maxDelay = yield* Checks.duration(record, "maxDelay", "refuse")
+    const onAttempt = Total.field(record, "onAttempt")
+    if (typeof onAttempt !== "function")
+      return yield* Res.fail(InvalidInput.make("onAttempt", onAttempt, "expected a function"))
+    return {
+      targets: list as ReadonlyArray<string>,
+      options: { ...common, timeout, onAttempt: onAttempt as Options["onAttempt"] },
+      timeoutMillis: Duration.toMillis(timeout),
+      maxDelayMillis: Math.max(baseDelayMillis, maxDelay === undefined ? 40 : Duration.toMillis(maxDelay))
+    }
+  })
 
 /**
- * Waits for every target: every target ends with a final report. Fails only on a malformed
- * `timeout` (any non-negative duration, infinity included) or `maxDelay` (finite), with
- * `InvalidInput`, before any connect.
+ * Waits for every target: every target ends with a final report. Fails only on bad input,
+ * with `InvalidInput`, before any connect: `targets` not an array of at most {@link maxTargets}
+ * strings, a malformed `timeout` (any non-negative duration, infinity included) or `maxDelay`
+ * (finite), a `type` other than stream or datagram, a non-string `local`, an `onAttempt` that is
+ * not a function. A bad target itself is that target's final report (`InvalidInput`).
  *
  * @example
  * ```ts
@@ -126,15 +170,12 @@ const millisOf = (
  * @since 0.1.0
  */
 export const wait = (
-  targets: ReadonlyArray<string>,
-  options: Options
+  targetsInput: ReadonlyArray<string>,
+  optionsInput: Options
 ): Effect.Effect<Result, InvalidInput.InvalidInput, Network.Network | AddressResolver.AddressResolver> =>
   Effect.gen(function* () {
-    const timeoutMillis = yield* millisOf("timeout", options.timeout, "allow")
-    const maxDelayMillis = Math.max(
-      baseDelayMillis,
-      yield* millisOf("maxDelay", options.maxDelay ?? "40 millis", "refuse")
-    )
+    const checked = yield* Effect.fromResult(check(targetsInput, optionsInput))
+    const { targets, options, timeoutMillis, maxDelayMillis } = checked
     const startedAt = yield* Clock.currentTimeMillis
     const deadlineAt = startedAt + timeoutMillis
     const finals = new Map<string, Report.AttemptReport>()

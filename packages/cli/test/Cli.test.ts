@@ -113,7 +113,8 @@ describe("dial probe", () => {
   it("a bad --timeout is invalid input: exit 3", async () => {
     const run = await dial(["probe", "127.0.0.1:1", "--timeout", "soon"])
     expect(run.code).toBe(3)
-    expect(run.stderr).toContain("invalid --timeout")
+    expect(run.stderr).toContain("--timeout")
+    expect(run.stderr).toContain("not a duration")
   })
 
   it("a negative --timeout is invalid input for wait too: exit 3, one JSON report", async () => {
@@ -228,5 +229,93 @@ describe("dial explain", () => {
   it("an unknown errno is invalid input: exit 3", async () => {
     const run = await dial(["explain", "EWHATEVER"])
     expect(run.code).toBe(3)
+  })
+})
+
+// What a person at a terminal sees when something is wrong: one clear line, never a stack.
+const noStack = (run: Run) => {
+  expect(run.stderr).not.toMatch(/\n\s+at /)
+  expect(run.stdout).not.toMatch(/\n\s+at /)
+}
+
+describe("dial's manners", () => {
+  it("--help lists exit codes, defaults, streams and examples", async () => {
+    const run = await dial(["probe", "--help"])
+    expect(run.code).toBe(0)
+    for (const text of ["EXIT CODES", "Default 30s", "stdout:", "stderr:", "EXAMPLES", "dial probe 127.0.0.1:5432"]) {
+      expect(run.stdout).toContain(text)
+    }
+    const wait = await dial(["wait", "--help"])
+    expect(wait.stdout).toContain("One or more targets")
+    expect(wait.stdout).toContain("EXIT CODES")
+  })
+
+  it("an unknown flag prints the error first and a one-line hint, not the help", async () => {
+    const run = await dial(["probe", "127.0.0.1:1", "--bogus"])
+    expect(run.code).toBe(3)
+    expect(run.stderr.split("\n")[0]).toContain("--bogus")
+    expect(run.stderr).toContain("Run 'dial probe --help'")
+    expect(run.stdout).toBe("")
+    const json = await dial(["probe", "127.0.0.1:1", "--bogus", "--json"])
+    expect(json.code).toBe(3)
+    expect(json.lines).toHaveLength(1)
+    expect(json.lines[0]?.error).toMatchObject({ _tag: "InvalidInput" })
+  })
+
+  it("--timeout 1 says a unit is needed; --timeout 0s says what it would do", async () => {
+    const bare = await dial(["probe", "127.0.0.1:1", "--timeout", "1"])
+    expect(bare.code).toBe(3)
+    expect(bare.stderr).toContain("a unit is needed")
+    const zero = await dial(["wait", "127.0.0.1:1", "--timeout", "0s", "--json"])
+    expect(zero.code).toBe(3)
+    expect(zero.lines[0]?.error.message).toContain("give up before trying")
+  })
+
+  it("a URL target says URLs are not targets and suggests host:port", async () => {
+    const run = await dial(["probe", "http://127.0.0.1:80", "--json"])
+    expect(run.code).toBe(3)
+    expect(run.lines[0]?.error.message).toContain("URLs are not targets")
+    expect(run.lines[0]?.error.message).toContain("127.0.0.1:80")
+  })
+
+  it("a missing --hosts file or a directory is exit 3 with a JSON error, no stack", async () => {
+    for (const file of [path.join(tmp, "no-such-hosts"), tmp]) {
+      const run = await dial(["probe", "db.test:1", "--hosts", file, "--json"])
+      expect(run.code).toBe(3)
+      expect(run.lines).toHaveLength(1)
+      expect(run.lines[0]?.error).toMatchObject({ _tag: "InvalidInput", class: "permanent" })
+      expect(run.lines[0]?.error.message).toContain(file)
+      noStack(run)
+    }
+  })
+
+  it("a datagram probe says associated, not connected", async () => {
+    const port = await closedPort()
+    const run = await dial(["probe", `127.0.0.1:${port}`, "--type", "datagram"])
+    expect(run.code).toBe(0)
+    expect(run.stdout).toContain("associated with")
+    expect(run.stdout).toContain("reachability unknown until a reply")
+    expect(run.stdout).not.toContain("connected")
+    const json = await dial(["probe", `127.0.0.1:${port}`, "--type", "datagram", "--json"])
+    expect(json.lines[0]).toMatchObject({ ok: true, state: "associated" })
+  })
+
+  it("a reader that goes away ends dial wait quietly (EPIPE), exit 141", async () => {
+    const port = await closedPort()
+    const code = await new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+      const child = spawn(process.execPath, [bin, "wait", `127.0.0.1:${port}`, "--json", "--timeout", "20s"], {
+        stdio: ["ignore", "pipe", "pipe"]
+      })
+      let stderr = ""
+      child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+        stderr += chunk
+      })
+      // Like `head -1`: read the first line, then close the pipe.
+      child.stdout.once("data", () => child.stdout.destroy())
+      child.on("error", reject)
+      child.on("close", (code) => resolve({ code, stderr }))
+    })
+    expect(code.code).toBe(141)
+    expect(code.stderr).toBe("")
   })
 })
