@@ -107,9 +107,9 @@ export interface StreamConnection {
  * @since 0.1.0
  */
 export interface DatagramEndpoint {
-  /** Associates with a peer. Only called while not associated. */
+  /** Associates with a peer of the endpoint's family. Only called while not associated. */
   readonly connect: (
-    address: SockAddr.Inet
+    address: SockAddr.Inet | SockAddr.UnixPath | SockAddr.UnixAbstract
   ) => Effect.Effect<{ readonly local: SockAddr.SockAddr; readonly peer: SockAddr.SockAddr }, ConnectError.ConnectError>
   /** Dissolves the association (connect to AF_UNSPEC). */
   readonly disconnect: Effect.Effect<void, ConnectError.ConnectError>

@@ -9,8 +9,12 @@
  * | `stream` | inet (v4, v6 with scope id) | `net.Socket`, with `localAddress` / `localPort`, `noDelay`, `keepAlive` |
  * | `stream` | unix path, unix abstract (`"\0name"`) | `net.Socket` with `path` |
  * | `datagram` | inet | `dgram` `udp4` / `udp6`, `connect` / `disconnect` |
- * | `datagram` | unix | `Unsupported`: Node has no unix datagram sockets |
- * | `seqpacket` | any | `Unsupported`: Node has no SOCK_SEQPACKET |
+ * | `datagram` | unix path, unix abstract | native (koffi): socket(2)/connect(2), readiness from a libuv poll handle on the main loop |
+ * | `seqpacket` | unix path, unix abstract | native (koffi), as above |
+ * | `seqpacket` | inet | `Unsupported` (SCTP) |
+ *
+ * The native path is the optional dependency koffi. Where it cannot load (not Linux, koffi not
+ * installed, `DIAL_NATIVE=off`), the native rows fail with `DialError.Unsupported`, saying why.
  *
  * Errors are Node's, read by `code` through core's `SystemError.fromUnknown`: a taken
  * `localPort` is EADDRINUSE from `bind`, an ICMP port-unreachable on a connected UDP socket is
@@ -23,7 +27,10 @@
 import { DialError, type Transport } from "@dial/core"
 import * as Effect from "effect/Effect"
 import { openDatagram } from "./internal/datagram.ts"
+import { type Native, native } from "./internal/native.ts"
+import { connectSeqpacket } from "./internal/seqpacket.ts"
 import { connectStream } from "./internal/stream.ts"
+import { openUnixDatagram } from "./internal/unixDatagram.ts"
 
 /**
  * The platform name in `Unsupported` errors and `Network.platform`.
@@ -40,8 +47,17 @@ import { connectStream } from "./internal/stream.ts"
  */
 export const platform = "node"
 
-const seqpacket = Effect.fail(DialError.unsupported("seqpacket sockets", platform))
-const unixDatagram = Effect.fail(DialError.unsupported("unix datagram sockets", platform))
+/** The native calls, or a typed `Unsupported` saying why they are missing. */
+const withNative = <A, E>(
+  operation: string,
+  use: (native: Native) => Effect.Effect<A, E>
+): Effect.Effect<A, E | DialError.Unsupported> =>
+  Effect.suspend((): Effect.Effect<A, E | DialError.Unsupported> => {
+    const loaded = native()
+    return loaded._tag === "Loaded"
+      ? use(loaded.native)
+      : Effect.fail(DialError.unsupported(`${operation} (${loaded.reason})`, platform))
+  })
 
 /**
  * The transport over `node:net` and `node:dgram`. Stateless: one value serves any number of
@@ -61,7 +77,15 @@ const unixDatagram = Effect.fail(DialError.unsupported("unix datagram sockets", 
  */
 export const make = (): Transport.Transport => ({
   platform,
-  connectStream: ({ type, address, options }) => (type === "seqpacket" ? seqpacket : connectStream(address, options)),
+  connectStream: ({ type, address, options }) => {
+    if (type === "stream") return connectStream(address, options)
+    if (address._tag === "Inet") {
+      return Effect.fail(DialError.unsupported("seqpacket sockets over inet (SCTP)", platform))
+    }
+    return withNative("seqpacket sockets", (native) => connectSeqpacket(native, address))
+  },
   openDatagram: ({ address, options }) =>
-    address._tag === "Inet" ? openDatagram(address.family, options) : unixDatagram
+    address._tag === "Inet"
+      ? openDatagram(address.family, options)
+      : withNative("unix datagram sockets", openUnixDatagram)
 })

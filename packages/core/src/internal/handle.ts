@@ -383,9 +383,6 @@ class DatagramHandleImpl extends HandleImpl implements SocketHandle.DatagramHand
         self.endpoint = opened
         self.endpointFamily = familyOf(address)
       }
-      if (address._tag !== "Inet") {
-        return yield* DialError.unsupported("unix datagram sockets", self.transport.platform)
-      }
       return yield* self.endpoint.connect(address)
     })
   }

@@ -816,6 +816,10 @@ const build = (
       const endpoint: Transport.DatagramEndpoint = {
         connect: (target) =>
           Effect.suspend(() => {
+            // A UDP endpoint's family is inet; the state machine never asks it for a unix peer.
+            if (target._tag !== "Inet") {
+              return Effect.fail(ConnectError.make("EAFNOSUPPORT", { address: target, localAddress: requested }))
+            }
             const scripted = scripts.size > 0 ? nextScripted(keyOf(target)) : undefined
             if (scripted !== undefined && typeof scripted === "object" && "errno" in scripted) {
               record(clock, "connect", id, "datagram", target, local, scripted.errno)
