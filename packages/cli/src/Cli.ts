@@ -63,7 +63,10 @@ const connectFlags = {
     Flag.withDescription("Bind to this local address first (e.g. 127.0.0.1:0)"),
     Flag.optional
   ),
-  type: Flag.Literals("type", ["stream", "datagram"]).pipe(Flag.withDefault("stream" as const)),
+  type: Flag.Literals("type", ["stream", "datagram", "seqpacket"]).pipe(
+    Flag.withDescription("The socket type: stream (TCP, unix), datagram (UDP, unix) or seqpacket (unix)"),
+    Flag.withDefault("stream" as const)
+  ),
   json: jsonFlag,
   hosts: hostsFlag
 }

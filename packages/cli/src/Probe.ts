@@ -29,7 +29,8 @@ import * as Report from "./Report.ts"
 export interface Options {
   /** How long the attempt may take; none: as long as the kernel takes. */
   readonly deadline?: Duration.Input | undefined
-  readonly type: "stream" | "datagram"
+  /** `datagram` and `seqpacket` connect an address (no name resolution); `stream` dials. */
+  readonly type: "stream" | "datagram" | "seqpacket"
   readonly local?: string | undefined
 }
 
@@ -37,12 +38,12 @@ const connectOnce = (target: string, options: Options) =>
   Effect.scoped(
     Effect.gen(function* () {
       const local = options.local
-      if (options.type === "datagram") {
+      if (options.type !== "stream") {
         const parsed = SockAddr.fromString(target)
         if (Result.isFailure(parsed)) {
-          return yield* InvalidInput.make("target", target, "a datagram probe needs an address, not a host name")
+          return yield* InvalidInput.make("target", target, `a ${options.type} probe needs an address, not a host name`)
         }
-        const handle = yield* Network.open("datagram", { local })
+        const handle = yield* Network.open(options.type, { local })
         yield* handle.connect(parsed.success, { deadline: options.deadline })
         return { address: parsed.success, local: yield* handle.localAddress }
       }

@@ -32,7 +32,7 @@ import * as Report from "./Report.ts"
  */
 export interface Options {
   readonly timeout: Duration.Input
-  readonly type: "stream" | "datagram"
+  readonly type: "stream" | "datagram" | "seqpacket"
   readonly local?: string | undefined
   /** The longest pause between attempts. Default 40 ms. */
   readonly maxDelay?: Duration.Input | undefined

@@ -105,7 +105,8 @@ describe("dial probe", () => {
   })
 
   it("an unsupported operation is permanent: exit 2", async () => {
-    const run = await dial(["probe", `unix:${path.join(tmp, "x.sock")}`, "--type", "datagram", "--json"])
+    // SOCK_SEQPACKET over inet would be SCTP, which dial does not do.
+    const run = await dial(["probe", "127.0.0.1:9", "--type", "seqpacket", "--json"])
     expect(run.code).toBe(2)
     expect(run.lines.at(-1)?.error).toMatchObject({ _tag: "Unsupported", class: "permanent" })
   })
@@ -187,7 +188,7 @@ describe("dial wait", () => {
       `127.0.0.1:${port}`,
       `unix:${path.join(tmp, "d.sock")}`,
       "--type",
-      "datagram",
+      "seqpacket",
       "--timeout",
       "20s",
       "--json"

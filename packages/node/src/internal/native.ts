@@ -312,6 +312,7 @@ const errnoNames: ReadonlyMap<number, string> = new Map(
 /** The typed error for a negated errno from one of these calls; the mapping is core's. */
 export const errorOf = (status: number, context: ConnectError.Context): ConnectError.ConnectError => {
   const number = -status
-  const code = errnoNames.get(number) ?? Errno.fromNumber(number)?.name
+  // Core's name first: the system table gives 11 as EWOULDBLOCK, core's row is EAGAIN.
+  const code = Errno.fromNumber(number)?.name ?? errnoNames.get(number)
   return SystemError.toConnectError({ code, errno: status, syscall: context.syscall }, context)
 }

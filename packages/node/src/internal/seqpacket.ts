@@ -80,7 +80,7 @@ export const connection = (native: Native, watcher: Watcher, peer: SockAddr.Sock
   })
 
   const pull = Effect.callback<ReadonlyArray<Uint8Array>, Socket.SocketError>((resume) => {
-    const attempt = (): void => {
+    const attempt = () => {
       if (closed) return resume(Effect.fail(ended))
       const messages: Array<Uint8Array> = []
       while (messages.length < batch) {
@@ -116,7 +116,7 @@ export const connection = (native: Native, watcher: Watcher, peer: SockAddr.Sock
 
   const sendOne = (message: Uint8Array) =>
     Effect.callback<void, Socket.SocketError>((resume) => {
-      const attempt = (): void => {
+      const attempt = () => {
         if (closed) return resume(Effect.fail(writeError(errorOf(-9, context("send")))))
         const sent = native.send(fd, message)
         if (sent >= 0) return resume(Effect.void)

@@ -100,7 +100,7 @@ export const fromDescriptor = (
     })
 
   const receive: Effect.Effect<Uint8Array, ConnectError.ConnectError> = Effect.callback((resume) => {
-    const attempt = (): void => {
+    const attempt = () => {
       if (closed) return resume(Effect.fail(ConnectError.make("EBADF", context("recv"))))
       const got = native.recv(fd)
       if (typeof got !== "number") return resume(Effect.succeed(got.slice()))

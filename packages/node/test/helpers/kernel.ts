@@ -299,7 +299,7 @@ export interface ChildSpec {
     readonly address: string
     readonly deadline?: string | undefined
     /** `datagram`: connect, then send `send`. */
-    readonly type?: "stream" | "datagram" | undefined
+    readonly type?: "stream" | "datagram" | "seqpacket" | undefined
     readonly send?: string | undefined
   }>
 }
