@@ -27,6 +27,7 @@ import * as InvalidInput from "./InvalidInput.ts"
 import * as SockAddr from "./SockAddr.ts"
 import type * as SocketHandle from "./SocketHandle.ts"
 import * as internalHandle from "./internal/handle.ts"
+import * as socketOptions from "./internal/socketOptions.ts"
 import type * as Transport from "./Transport.ts"
 
 /**
@@ -49,6 +50,25 @@ export interface OpenOptions {
   readonly keepAlive?: boolean | Duration.Input | undefined
   /** TCP_NODELAY. */
   readonly noDelay?: boolean | undefined
+  /**
+   * TCP_USER_TIMEOUT: data unacknowledged for this long aborts the connection with ETIMEDOUT
+   * (a dead peer found in this time, not in the kernel's ~15 minutes). Whole milliseconds.
+   */
+  readonly userTimeout?: Duration.Input | undefined
+  /** TCP_KEEPINTVL: the time between keepalive probes, whole seconds (1 to 32767). */
+  readonly keepAliveInterval?: Duration.Input | undefined
+  /** TCP_KEEPCNT: unanswered keepalive probes before the connection is dropped (1 to 127). */
+  readonly keepAliveCount?: number | undefined
+  /** SO_LINGER, whole seconds; `0` makes close reset the connection (the peer sees ECONNRESET). */
+  readonly linger?: Duration.Input | undefined
+  /** SO_MARK, for policy routing and firewall rules (0 to 2^32 - 1; needs CAP_NET_ADMIN). */
+  readonly mark?: number | undefined
+  /** SO_BINDTODEVICE: send and receive only through this interface (needs CAP_NET_RAW). */
+  readonly bindToDevice?: string | undefined
+  /** SO_RCVBUF in bytes, set before connect so the TCP window is sized for it. */
+  readonly receiveBufferSize?: number | undefined
+  /** SO_SNDBUF in bytes. */
+  readonly sendBufferSize?: number | undefined
 }
 
 /**
@@ -110,7 +130,11 @@ const validateOpen = (
     }
     keepAliveInitialDelayMillis = Duration.toMillis(delay.success)
   }
+  // The options set with setsockopt before connect (native on Node), checked once, in core.
+  const native = socketOptions.validate(options)
+  if (Result.isFailure(native)) return Result.fail(native.failure)
   return Result.succeed({
+    ...native.success,
     ...(local === undefined ? {} : { local }),
     ...(keepAlive === undefined ? {} : { keepAlive: keepAlive !== false }),
     ...(keepAliveInitialDelayMillis === undefined ? {} : { keepAliveInitialDelayMillis }),

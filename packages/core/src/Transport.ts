@@ -63,6 +63,22 @@ export interface SocketOptions {
   readonly keepAliveInitialDelayMillis?: number | undefined
   /** TCP_NODELAY: send small writes at once. Default off, as the kernel's. */
   readonly noDelay?: boolean | undefined
+  /** TCP_USER_TIMEOUT, milliseconds: unacknowledged data for this long aborts with ETIMEDOUT. */
+  readonly userTimeoutMillis?: number | undefined
+  /** TCP_KEEPINTVL, seconds between keepalive probes. */
+  readonly keepAliveIntervalSeconds?: number | undefined
+  /** TCP_KEEPCNT, unanswered probes before the connection is dropped. */
+  readonly keepAliveCount?: number | undefined
+  /** SO_LINGER on, with this many seconds; 0: close resets the connection (RST). */
+  readonly lingerSeconds?: number | undefined
+  /** SO_MARK (needs CAP_NET_ADMIN). */
+  readonly mark?: number | undefined
+  /** SO_BINDTODEVICE: the interface name (needs CAP_NET_RAW). */
+  readonly bindToDevice?: string | undefined
+  /** SO_RCVBUF, bytes asked for (Linux doubles it for its bookkeeping). */
+  readonly receiveBufferSize?: number | undefined
+  /** SO_SNDBUF, bytes asked for (Linux doubles it). */
+  readonly sendBufferSize?: number | undefined
 }
 
 /**

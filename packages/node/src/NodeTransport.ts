@@ -24,10 +24,10 @@
  *
  * @since 0.1.0
  */
-import { DialError, type Transport } from "@dial/core"
+import { DialError, type SockAddr, type Transport } from "@dial/core"
 import * as Effect from "effect/Effect"
 import { openDatagram } from "./internal/datagram.ts"
-import { type Native, native } from "./internal/native.ts"
+import { errorOf, type Native, native, nativeStreamNeed, prepareStream } from "./internal/native.ts"
 import { connectSeqpacket } from "./internal/seqpacket.ts"
 import { connectStream } from "./internal/stream.ts"
 import { openUnixDatagram } from "./internal/unixDatagram.ts"
@@ -59,6 +59,19 @@ const withNative = <A, E>(
       : Effect.fail(DialError.unsupported(`${operation} (${loaded.reason})`, platform))
   })
 
+/** A stream socket made and configured natively, then connected by libuv as any other. */
+const nativeStream = (
+  native: Native,
+  address: SockAddr.Inet | SockAddr.UnixPath | SockAddr.UnixAbstract,
+  options: Transport.SocketOptions
+) =>
+  Effect.suspend(() => {
+    const fd = prepareStream(native, address, options)
+    return fd < 0
+      ? Effect.fail(errorOf(fd, { syscall: "socket", address, localAddress: options.local }))
+      : connectStream(address, options, fd)
+  })
+
 /**
  * The transport over `node:net` and `node:dgram`. Stateless: one value serves any number of
  * handles.
@@ -78,7 +91,17 @@ const withNative = <A, E>(
 export const make = (): Transport.Transport => ({
   platform,
   connectStream: ({ type, address, options }) => {
-    if (type === "stream") return connectStream(address, options)
+    if (type === "stream") {
+      const need = nativeStreamNeed(address, options)
+      if (need === undefined) return connectStream(address, options)
+      const loaded = native()
+      if (loaded._tag === "Missing") {
+        return need === "noPort"
+          ? connectStream(address, options)
+          : Effect.fail(DialError.unsupported(`socket options before connect (${loaded.reason})`, platform))
+      }
+      return nativeStream(loaded.native, address, options)
+    }
     if (address._tag === "Inet") {
       return Effect.fail(DialError.unsupported("seqpacket sockets over inet (SCTP)", platform))
     }

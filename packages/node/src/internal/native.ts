@@ -16,7 +16,7 @@
  *
  * Every call returns the kernel's way: a value >= 0, or the negated errno.
  */
-import { type ConnectError, Errno, type SockAddr, SystemError } from "@dial/core"
+import { type ConnectError, Errno, type SockAddr, SystemError, type Transport } from "@dial/core"
 import { createRequire } from "node:module"
 import * as Os from "node:os"
 
@@ -315,4 +315,104 @@ export const errorOf = (status: number, context: ConnectError.Context): ConnectE
   // Core's name first: the system table gives 11 as EWOULDBLOCK, core's row is EAGAIN.
   const code = Errno.fromNumber(number)?.name ?? errnoNames.get(number)
   return SystemError.toConnectError({ code, errno: status, syscall: context.syscall }, context)
+}
+
+// ---------------------------------------------------------------------------
+// Stream sockets configured before connect, then handed to libuv
+// ---------------------------------------------------------------------------
+
+const intValue = (value: number): Uint8Array => {
+  const out = new Uint8Array(4)
+  new DataView(out.buffer).setUint32(0, value >>> 0, true)
+  return out
+}
+
+/**
+ * Whether a stream connect needs a socket made here: `"options"` for an option Node cannot set
+ * before connect, `"noPort"` when only IP_BIND_ADDRESS_NO_PORT would be set (an improvement,
+ * skipped where the native path is missing), `undefined` for neither.
+ */
+export const nativeStreamNeed = (
+  address: SockAddr.Inet | SockAddr.UnixPath | SockAddr.UnixAbstract,
+  options: Transport.SocketOptions
+): "options" | "noPort" | undefined =>
+  hasNativeOptions(address, options)
+    ? "options"
+    : // IP_BIND_ADDRESS_NO_PORT: a local address without a port takes its port at connect, so
+      // the 4-tuple, not the port alone, must be unique (no early port exhaustion).
+      address._tag === "Inet" && options.local?.port === 0
+      ? "noPort"
+      : undefined
+
+const hasNativeOptions = (
+  address: SockAddr.Inet | SockAddr.UnixPath | SockAddr.UnixAbstract,
+  options: Transport.SocketOptions
+): boolean =>
+  options.receiveBufferSize !== undefined ||
+  options.sendBufferSize !== undefined ||
+  options.lingerSeconds !== undefined ||
+  (address._tag === "Inet" &&
+    (options.userTimeoutMillis !== undefined ||
+      options.keepAliveIntervalSeconds !== undefined ||
+      options.keepAliveCount !== undefined ||
+      options.mark !== undefined ||
+      options.bindToDevice !== undefined))
+
+/**
+ * A fresh non-blocking stream socket with the options set, for `new net.Socket({ fd })`. TCP
+ * options (keepalive, user timeout, mark, device) apply to inet sockets only, as `noDelay` does.
+ * Keepalive is set here in full (SO_KEEPALIVE, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT): Node's
+ * own keepalive, applied after connect, would overwrite the interval and count.
+ */
+export const prepareStream = (
+  native: Native,
+  address: SockAddr.Inet | SockAddr.UnixPath | SockAddr.UnixAbstract,
+  options: Transport.SocketOptions
+): number => {
+  const inet = address._tag === "Inet"
+  const fd = native.socket(inet ? (address.family === "IPv4" ? AF_INET : AF_INET6) : AF_UNIX, SOCK_STREAM)
+  if (fd < 0) return fd
+  const settings: Array<readonly [number, number, Uint8Array]> = []
+  if (options.receiveBufferSize !== undefined)
+    settings.push([SOL_SOCKET, SO_RCVBUF, intValue(options.receiveBufferSize)])
+  if (options.sendBufferSize !== undefined) settings.push([SOL_SOCKET, SO_SNDBUF, intValue(options.sendBufferSize)])
+  if (options.lingerSeconds !== undefined) {
+    const linger = new Uint8Array(8)
+    const view = new DataView(linger.buffer)
+    view.setInt32(0, 1, true)
+    view.setInt32(4, options.lingerSeconds, true)
+    settings.push([SOL_SOCKET, SO_LINGER, linger])
+  }
+  if (inet) {
+    if (options.local?.port === 0) settings.push([IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, intValue(1)])
+    if (options.noDelay === true) settings.push([IPPROTO_TCP, TCP_NODELAY, intValue(1)])
+    if (options.keepAlive === true) {
+      settings.push([SOL_SOCKET, SO_KEEPALIVE, intValue(1)])
+      if (options.keepAliveInitialDelayMillis !== undefined) {
+        // Whole seconds, at least one, as Node rounds its own.
+        const seconds = Math.max(1, Math.floor(options.keepAliveInitialDelayMillis / 1000))
+        settings.push([IPPROTO_TCP, TCP_KEEPIDLE, intValue(seconds)])
+      }
+    }
+    if (options.keepAliveIntervalSeconds !== undefined) {
+      settings.push([IPPROTO_TCP, TCP_KEEPINTVL, intValue(options.keepAliveIntervalSeconds)])
+    }
+    if (options.keepAliveCount !== undefined)
+      settings.push([IPPROTO_TCP, TCP_KEEPCNT, intValue(options.keepAliveCount)])
+    if (options.userTimeoutMillis !== undefined) {
+      settings.push([IPPROTO_TCP, TCP_USER_TIMEOUT, intValue(options.userTimeoutMillis)])
+    }
+    if (options.mark !== undefined) settings.push([SOL_SOCKET, SO_MARK, intValue(options.mark)])
+    if (options.bindToDevice !== undefined) {
+      settings.push([SOL_SOCKET, SO_BINDTODEVICE, new TextEncoder().encode(options.bindToDevice)])
+    }
+  }
+  for (const [level, name, value] of settings) {
+    const status = native.setsockopt(fd, level, name, value)
+    if (status < 0) {
+      native.close(fd)
+      return status
+    }
+  }
+  return fd
 }

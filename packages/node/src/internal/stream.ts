@@ -188,10 +188,12 @@ const connection = (socket: DialSocket, address: Address): Transport.StreamConne
  */
 export const connectStream = (
   address: Address,
-  options: Transport.SocketOptions
+  options: Transport.SocketOptions,
+  /** A socket made and configured natively (options Node cannot set before connect). */
+  fd?: number
 ): Effect.Effect<Transport.StreamConnection, ConnectError.ConnectError> =>
   Effect.callback((resume) => {
-    const socket = new DialSocket(socketOptions(address, options))
+    const socket = new DialSocket(fd === undefined ? socketOptions(address, options) : { fd })
     socket.on("close", markReleased)
     let pending = true
     const onConnect = () => {
