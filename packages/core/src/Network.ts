@@ -22,7 +22,8 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import type * as Scope from "effect/Scope"
-import type * as DialError from "./DialError.ts"
+import type * as ConnectError from "./ConnectError.ts"
+import * as DialError from "./DialError.ts"
 import * as InvalidInput from "./InvalidInput.ts"
 import * as SockAddr from "./SockAddr.ts"
 import type * as SocketHandle from "./SocketHandle.ts"
@@ -98,6 +99,15 @@ export class Network extends Context.Service<
       type: T,
       options?: OpenOptions
     ) => Effect.Effect<SocketHandle.HandleOf<T>, InvalidInput.InvalidInput | DialError.Unsupported, Scope.Scope>
+    /** Takes over an inherited descriptor of that type; the scope closes it. See {@link adopt}. */
+    readonly adopt: <T extends Transport.SocketType>(
+      fd: number,
+      type: T
+    ) => Effect.Effect<
+      SocketHandle.HandleOf<T>,
+      ConnectError.ConnectError | InvalidInput.InvalidInput | DialError.Unsupported,
+      Scope.Scope
+    >
   }
 >()("@dial/core/Network") {}
 
@@ -167,8 +177,63 @@ export const make = (transport: Transport.Transport): Network["Service"] =>
         return Result.isFailure(validated)
           ? Effect.fail(validated.failure)
           : internalHandle.makeIn(internalHandle.scopeOf(fiber), transport, type, validated.success)
+      }),
+    adopt: <T extends Transport.SocketType>(fd: number, type: T) =>
+      Effect.withFiber<
+        SocketHandle.HandleOf<T>,
+        ConnectError.ConnectError | InvalidInput.InvalidInput | DialError.Unsupported,
+        Scope.Scope
+      >((fiber) => {
+        if (typeof fd !== "number" || !Number.isInteger(fd) || fd < 0 || fd > 2 ** 31 - 1) {
+          return Effect.fail(InvalidInput.make("fd", fd, "expected a file descriptor (a non-negative integer)"))
+        }
+        if (type !== "stream" && type !== "datagram" && type !== "seqpacket") {
+          return Effect.fail(InvalidInput.make("type", type, "expected stream, datagram or seqpacket"))
+        }
+        if (transport.adopt === undefined) {
+          return Effect.fail(DialError.unsupported("adopting a file descriptor", transport.platform))
+        }
+        const scope = internalHandle.scopeOf(fiber)
+        return Effect.flatMap(transport.adopt({ fd, type }), (adopted) =>
+          internalHandle.adoptIn(scope, transport, type, adopted)
+        )
       })
   })
+
+/**
+ * Takes over a socket this process inherited: systemd socket activation (`LISTEN_FDS`, with
+ * `Accept=yes` a connected socket), or one end of a parent's socketpair. The kernel checks
+ * it: EBADF (not open), ENOTSOCK (not a socket), EAFNOSUPPORT (not unix or inet), EPROTOTYPE
+ * (a socket of another type than `type`), ENOTCONN (a stream or seqpacket socket that is not
+ * connected, such as a listener). Nothing about the descriptor changes when it is refused.
+ * The handle starts Connected (an unassociated datagram socket: Idle) and owns the descriptor:
+ * its scope closes it.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Network } from "@dial/core"
+ *
+ * // systemd passes its sockets from descriptor 3 on.
+ * const notify = Effect.scoped(
+ *   Effect.gen(function*() {
+ *     const handle = yield* Network.adopt(3, "stream")
+ *     return yield* handle.peerAddress
+ *   })
+ * )
+ * ```
+ *
+ * @category accessors
+ * @since 0.1.0
+ */
+export const adopt = <T extends Transport.SocketType>(
+  fd: number,
+  type: T
+): Effect.Effect<
+  SocketHandle.HandleOf<T>,
+  ConnectError.ConnectError | InvalidInput.InvalidInput | DialError.Unsupported,
+  Network | Scope.Scope
+> => Network.use((network) => network.adopt(fd, type))
 
 /**
  * Opens a handle from the current `Network`.

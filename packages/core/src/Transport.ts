@@ -166,9 +166,45 @@ export interface Transport {
     readonly address: SockAddr.Inet | SockAddr.UnixPath | SockAddr.UnixAbstract
     readonly options: SocketOptions
   }) => Effect.Effect<StreamConnection, ConnectError.ConnectError | DialError.Unsupported>
+  /**
+   * Takes over a descriptor this process inherited (systemd socket activation, a parent's
+   * socketpair), checked by the kernel: it must be an open socket (EBADF, ENOTSOCK) of a
+   * family the platform speaks (EAFNOSUPPORT) and of the asked type (EPROTOTYPE); a stream or
+   * seqpacket socket must be connected (ENOTCONN). Optional: a platform without it is
+   * `Unsupported`.
+   */
+  readonly adopt?: (request: {
+    readonly fd: number
+    readonly type: SocketType
+  }) => Effect.Effect<Adopted, ConnectError.ConnectError | DialError.Unsupported>
   /** Opens an unassociated datagram socket for the family of `address`. */
   readonly openDatagram: (request: {
     readonly address: SockAddr.Inet | SockAddr.UnixPath | SockAddr.UnixAbstract
     readonly options: SocketOptions
   }) => Effect.Effect<DatagramEndpoint, ConnectError.ConnectError | DialError.Unsupported>
 }
+
+/**
+ * What {@link Transport.adopt} gives: a connected stream, or a datagram endpoint (associated
+ * when `peer` is set).
+ *
+ * @example
+ * ```ts
+ * import type { Transport } from "@dial/core"
+ *
+ * const connected = (a: Transport.Adopted) => a._tag === "Stream" || a.peer !== undefined
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Adopted =
+  | { readonly _tag: "Stream"; readonly connection: StreamConnection }
+  | {
+      readonly _tag: "Datagram"
+      readonly endpoint: DatagramEndpoint
+      /** `"IPv4"`, `"IPv6"` or `"unix"`: the family the endpoint keeps. */
+      readonly family: string
+      readonly local: SockAddr.SockAddr
+      readonly peer: SockAddr.SockAddr | undefined
+    }

@@ -27,6 +27,7 @@
 import { DialError, type SockAddr, type Transport } from "@dial/core"
 import * as Effect from "effect/Effect"
 import { openDatagram } from "./internal/datagram.ts"
+import { adopt } from "./internal/adopt.ts"
 import { errorOf, type Native, native, nativeStreamNeed, prepareStream } from "./internal/native.ts"
 import { connectSeqpacket } from "./internal/seqpacket.ts"
 import { connectStream } from "./internal/stream.ts"
@@ -107,6 +108,7 @@ export const make = (): Transport.Transport => ({
     }
     return withNative("seqpacket sockets", (native) => connectSeqpacket(native, address))
   },
+  adopt: ({ fd, type }) => withNative("adopting a file descriptor", (native) => adopt(native, fd, type, platform)),
   openDatagram: ({ address, options }) =>
     address._tag === "Inet"
       ? openDatagram(address.family, options)

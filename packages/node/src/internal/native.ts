@@ -65,6 +65,7 @@ export interface Native {
   readonly connect: (fd: number, address: Uint8Array, length: number) => number
   readonly bind: (fd: number, address: Uint8Array, length: number) => number
   readonly getsockname: (fd: number) => Uint8Array | number
+  readonly getpeername: (fd: number) => Uint8Array | number
   readonly setsockopt: (fd: number, level: number, name: number, value: Uint8Array) => number
   readonly getsockopt: (fd: number, level: number, name: number, size: number) => Uint8Array | number
   readonly getsockoptInt: (fd: number, level: number, name: number) => number
@@ -126,6 +127,7 @@ const bind = (koffi: typeof import("koffi")): Native => {
   const c_connect = libc.func("int connect(int, const uint8_t *, uint32_t)")
   const c_bind = libc.func("int bind(int, const uint8_t *, uint32_t)")
   const c_getsockname = libc.func("int getsockname(int, _Out_ uint8_t *, _Inout_ uint32_t *)")
+  const c_getpeername = libc.func("int getpeername(int, _Out_ uint8_t *, _Inout_ uint32_t *)")
   const c_setsockopt = libc.func("int setsockopt(int, int, int, const uint8_t *, uint32_t)")
   const c_getsockopt = libc.func("int getsockopt(int, int, int, _Out_ uint8_t *, _Inout_ uint32_t *)")
   const c_send = libc.func("intptr_t send(int, const uint8_t *, size_t, int)")
@@ -239,6 +241,12 @@ const bind = (koffi: typeof import("koffi")): Native => {
       length[0] = 128
       const out = new Uint8Array(128)
       if (c_getsockname(fd, out, length) < 0) return errno()
+      return out.subarray(0, length[0])
+    },
+    getpeername: (fd) => {
+      length[0] = 128
+      const out = new Uint8Array(128)
+      if (c_getpeername(fd, out, length) < 0) return errno()
       return out.subarray(0, length[0])
     },
     setsockopt: (fd, level, name, value) => (c_setsockopt(fd, level, name, value, value.length) < 0 ? errno() : 0),

@@ -160,7 +160,7 @@ const effectSocket = (socket: Net.Socket): Socket.Socket => {
 }
 
 /** The established connection; its local address and `effect/socket` view are built on first use. */
-const connection = (socket: DialSocket, address: Address): Transport.StreamConnection => {
+const connection = (socket: DialSocket, address: SockAddr.SockAddr): Transport.StreamConnection => {
   socket.established = true
   let adapted: Socket.Socket | undefined
   return {
@@ -228,3 +228,16 @@ export const connectStream = (
       return closeSocket(socket)
     })
   })
+
+/**
+ * A connected stream descriptor this process inherited, as a connection: libuv takes it over
+ * (`net.Socket({ fd })`). `peer` is what getpeername(2) said (`unspec` for an unnamed unix
+ * peer, such as a socketpair's).
+ */
+export const adoptStream = (fd: number, peer: SockAddr.SockAddr): Transport.StreamConnection => {
+  const socket = new DialSocket({ fd, readable: true, writable: true })
+  socket.on("close", markReleased)
+  // Swallows: an error nobody reads must not crash the process (a reader has its own listener).
+  socket.on("error", () => {})
+  return connection(socket, peer)
+}

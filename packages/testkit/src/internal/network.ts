@@ -905,6 +905,8 @@ const build = (
     ? inner
     : Network.Network.of({
         platform,
+        // The fake has no descriptors: Unsupported, from the core.
+        adopt: inner.adopt,
         open: <T extends Transport.SocketType>(type: T, openOptions?: Network.OpenOptions) =>
           Effect.matchEffect(inner.open(type, openOptions), {
             onFailure: (error) => coverageOf.fail(error),
