@@ -3,7 +3,7 @@
  * and the cost of setting socket options before a TCP connect.
  *
  *   (cd packages/node/bench/native && npm_config_nodedir=<node's include dir> pnpm install)
- *   node packages/node/bench/native.ts [--iterations 5000] [--rounds 7] [--out FILE]
+ *   node packages/node/bench/native.ts [--iterations 5000] [--rounds 7] [--cases dgram,seqpacket,tcp] [--out FILE]
  *
  * The contenders live in bench/native/ (not the workspace: unix-dgram compiles C++ on install;
  * node-gyp needs `npm_config_nodedir` where the headers cannot be downloaded, e.g. the `node`
@@ -37,6 +37,7 @@ const { values: args } = parseArgs({
     iterations: { type: "string", default: "5000" },
     rounds: { type: "string", default: "7" },
     out: { type: "string" },
+    cases: { type: "string", default: "dgram,seqpacket,tcp" },
     worker: { type: "string" },
     target: { type: "string" }
   }
@@ -282,7 +283,7 @@ const main = async () => {
     "| case | contender | ops/s (median) | client CPU µs/op (median) | dial ÷ this, per round: median (min–max) |",
     "|---|---|---|---|---|"
   ]
-  for (const kind of ["dgram", "seqpacket", "tcp"] as const) {
+  for (const kind of args.cases.split(",") as Array<"dgram" | "seqpacket" | "tcp">) {
     const peer = await startPeer(kind, Path.join(Os.tmpdir(), `dial-bench-peer-${process.pid}-${kind}.sock`))
     const names = Object.keys(workers).filter((name) => name.startsWith(`${kind}/`))
     const samples: Record<string, Array<Sample>> = Object.fromEntries(names.map((name) => [name, []]))

@@ -69,63 +69,49 @@ const interfaceName = (input: unknown): Result.Result<string, InvalidInput.Inval
     ? Result.succeed(input)
     : Result.fail(InvalidInput.make("bindToDevice", input, "expected an interface name of 1 to 15 bytes"))
 
-/** Reads the options; `{}` when none is given. */
+/** Reads the options; `{}` when none is given. Straight-line: it runs on every open with options. */
 export const validate = (options: Input): Result.Result<Validated, InvalidInput.InvalidInput> => {
   const out: Validated = {}
-  const steps: ReadonlyArray<() => Result.Result<unknown, InvalidInput.InvalidInput> | undefined> = [
-    () =>
-      options.userTimeout === undefined
-        ? undefined
-        : Result.map(whole("userTimeout", options.userTimeout, 1, 0, maxInt), (v) => (out.userTimeoutMillis = v)),
-    () =>
-      options.keepAliveInterval === undefined
-        ? undefined
-        : Result.map(
-            whole("keepAliveInterval", options.keepAliveInterval, 1000, 1, 32767),
-            (v) => (out.keepAliveIntervalSeconds = v)
-          ),
-    () =>
-      options.keepAliveCount === undefined
-        ? undefined
-        : Result.map(integer("keepAliveCount", options.keepAliveCount, 1, 127), (v) => (out.keepAliveCount = v)),
-    () =>
-      options.linger === undefined
-        ? undefined
-        : Result.map(whole("linger", options.linger, 1000, 0, maxInt), (v) => (out.lingerSeconds = v)),
-    () =>
-      options.mark === undefined
-        ? undefined
-        : Result.map(integer("mark", options.mark, 0, 2 ** 32 - 1), (v) => (out.mark = v)),
-    () =>
-      options.bindToDevice === undefined
-        ? undefined
-        : Result.map(interfaceName(options.bindToDevice), (v) => (out.bindToDevice = v)),
-    () =>
-      options.receiveBufferSize === undefined
-        ? undefined
-        : Result.map(
-            integer("receiveBufferSize", options.receiveBufferSize, 1, maxInt / 2),
-            (v) => (out.receiveBufferSize = v)
-          ),
-    () =>
-      options.sendBufferSize === undefined
-        ? undefined
-        : Result.map(integer("sendBufferSize", options.sendBufferSize, 1, maxInt / 2), (v) => (out.sendBufferSize = v))
-  ]
-  for (const step of steps) {
-    const result = step()
-    if (result !== undefined && Result.isFailure(result)) return Result.fail(result.failure)
+  let result: Result.Result<number | string, InvalidInput.InvalidInput>
+  if (options.userTimeout !== undefined) {
+    result = whole("userTimeout", options.userTimeout, 1, 0, maxInt)
+    if (Result.isFailure(result)) return Result.fail(result.failure)
+    out.userTimeoutMillis = result.success as number
+  }
+  if (options.keepAliveInterval !== undefined) {
+    result = whole("keepAliveInterval", options.keepAliveInterval, 1000, 1, 32767)
+    if (Result.isFailure(result)) return Result.fail(result.failure)
+    out.keepAliveIntervalSeconds = result.success as number
+  }
+  if (options.keepAliveCount !== undefined) {
+    result = integer("keepAliveCount", options.keepAliveCount, 1, 127)
+    if (Result.isFailure(result)) return Result.fail(result.failure)
+    out.keepAliveCount = result.success as number
+  }
+  if (options.linger !== undefined) {
+    result = whole("linger", options.linger, 1000, 0, maxInt)
+    if (Result.isFailure(result)) return Result.fail(result.failure)
+    out.lingerSeconds = result.success as number
+  }
+  if (options.mark !== undefined) {
+    result = integer("mark", options.mark, 0, 2 ** 32 - 1)
+    if (Result.isFailure(result)) return Result.fail(result.failure)
+    out.mark = result.success as number
+  }
+  if (options.bindToDevice !== undefined) {
+    result = interfaceName(options.bindToDevice)
+    if (Result.isFailure(result)) return Result.fail(result.failure)
+    out.bindToDevice = result.success as string
+  }
+  if (options.receiveBufferSize !== undefined) {
+    result = integer("receiveBufferSize", options.receiveBufferSize, 1, maxInt / 2)
+    if (Result.isFailure(result)) return Result.fail(result.failure)
+    out.receiveBufferSize = result.success as number
+  }
+  if (options.sendBufferSize !== undefined) {
+    result = integer("sendBufferSize", options.sendBufferSize, 1, maxInt / 2)
+    if (Result.isFailure(result)) return Result.fail(result.failure)
+    out.sendBufferSize = result.success as number
   }
   return Result.succeed(out)
 }
-
-/** Whether any of these options is set (the transport then sets them before connect). */
-export const any = (options: Validated): boolean =>
-  options.userTimeoutMillis !== undefined ||
-  options.keepAliveIntervalSeconds !== undefined ||
-  options.keepAliveCount !== undefined ||
-  options.lingerSeconds !== undefined ||
-  options.mark !== undefined ||
-  options.bindToDevice !== undefined ||
-  options.receiveBufferSize !== undefined ||
-  options.sendBufferSize !== undefined

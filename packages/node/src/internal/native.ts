@@ -67,6 +67,8 @@ export interface Native {
   readonly getsockname: (fd: number) => Uint8Array | number
   readonly getpeername: (fd: number) => Uint8Array | number
   readonly setsockopt: (fd: number, level: number, name: number, value: Uint8Array) => number
+  /** setsockopt of one int (or two: SO_LINGER), from a reused scratch: no allocation per call. */
+  readonly setsockoptInt: (fd: number, level: number, name: number, value: number, second?: number) => number
   readonly getsockopt: (fd: number, level: number, name: number, size: number) => Uint8Array | number
   readonly getsockoptInt: (fd: number, level: number, name: number) => number
   readonly send: (fd: number, data: Uint8Array) => number
@@ -129,6 +131,8 @@ const bind = (koffi: typeof import("koffi")): Native => {
   const c_getsockname = libc.func("int getsockname(int, _Out_ uint8_t *, _Inout_ uint32_t *)")
   const c_getpeername = libc.func("int getpeername(int, _Out_ uint8_t *, _Inout_ uint32_t *)")
   const c_setsockopt = libc.func("int setsockopt(int, int, int, const uint8_t *, uint32_t)")
+  const c_setsockoptInt = libc.func("setsockopt", "int", ["int", "int", "int", "int *", "uint32_t"])
+  const ints = new Int32Array(2)
   const c_getsockopt = libc.func("int getsockopt(int, int, int, _Out_ uint8_t *, _Inout_ uint32_t *)")
   const c_send = libc.func("intptr_t send(int, const uint8_t *, size_t, int)")
   const c_recv = libc.func("intptr_t recv(int, _Out_ uint8_t *, size_t, int)")
@@ -250,6 +254,11 @@ const bind = (koffi: typeof import("koffi")): Native => {
       return out.subarray(0, length[0])
     },
     setsockopt: (fd, level, name, value) => (c_setsockopt(fd, level, name, value, value.length) < 0 ? errno() : 0),
+    setsockoptInt: (fd, level, name, value, second) => {
+      ints[0] = value
+      if (second !== undefined) ints[1] = second
+      return c_setsockoptInt(fd, level, name, ints, second === undefined ? 4 : 8) < 0 ? errno() : 0
+    },
     getsockopt: (fd, level, name, size) => {
       length[0] = size
       const out = new Uint8Array(size)
@@ -329,12 +338,6 @@ export const errorOf = (status: number, context: ConnectError.Context): ConnectE
 // Stream sockets configured before connect, then handed to libuv
 // ---------------------------------------------------------------------------
 
-const intValue = (value: number): Uint8Array => {
-  const out = new Uint8Array(4)
-  new DataView(out.buffer).setUint32(0, value >>> 0, true)
-  return out
-}
-
 /**
  * Whether a stream connect needs a socket made here: `"options"` for an option Node cannot set
  * before connect, `"noPort"` when only IP_BIND_ADDRESS_NO_PORT would be set (an improvement,
@@ -366,6 +369,12 @@ const hasNativeOptions = (
       options.mark !== undefined ||
       options.bindToDevice !== undefined))
 
+const setDevice = (native: Native, fd: number, name: string, fail: (status: number) => void): boolean => {
+  const status = native.setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, new TextEncoder().encode(name))
+  if (status < 0) fail(status)
+  return status >= 0
+}
+
 /**
  * A fresh non-blocking stream socket with the options set, for `new net.Socket({ fd })`. TCP
  * options (keepalive, user timeout, mark, device) apply to inet sockets only, as `noDelay` does.
@@ -380,47 +389,35 @@ export const prepareStream = (
   const inet = address._tag === "Inet"
   const fd = native.socket(inet ? (address.family === "IPv4" ? AF_INET : AF_INET6) : AF_UNIX, SOCK_STREAM)
   if (fd < 0) return fd
-  const settings: Array<readonly [number, number, Uint8Array]> = []
-  if (options.receiveBufferSize !== undefined)
-    settings.push([SOL_SOCKET, SO_RCVBUF, intValue(options.receiveBufferSize)])
-  if (options.sendBufferSize !== undefined) settings.push([SOL_SOCKET, SO_SNDBUF, intValue(options.sendBufferSize)])
-  if (options.lingerSeconds !== undefined) {
-    const linger = new Uint8Array(8)
-    const view = new DataView(linger.buffer)
-    view.setInt32(0, 1, true)
-    view.setInt32(4, options.lingerSeconds, true)
-    settings.push([SOL_SOCKET, SO_LINGER, linger])
+  // One call per option, straight from the options: this runs on every connect with options.
+  const set = (level: number, name: number, value: number, second?: number): boolean => {
+    const status = native.setsockoptInt(fd, level, name, value, second)
+    if (status < 0) failed = status
+    return status >= 0
   }
-  if (inet) {
-    if (options.local?.port === 0) settings.push([IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, intValue(1)])
-    if (options.noDelay === true) settings.push([IPPROTO_TCP, TCP_NODELAY, intValue(1)])
-    if (options.keepAlive === true) {
-      settings.push([SOL_SOCKET, SO_KEEPALIVE, intValue(1)])
-      if (options.keepAliveInitialDelayMillis !== undefined) {
+  let failed = 0
+  const o = options
+  void (
+    (o.receiveBufferSize === undefined || set(SOL_SOCKET, SO_RCVBUF, o.receiveBufferSize)) &&
+    (o.sendBufferSize === undefined || set(SOL_SOCKET, SO_SNDBUF, o.sendBufferSize)) &&
+    (o.lingerSeconds === undefined || set(SOL_SOCKET, SO_LINGER, 1, o.lingerSeconds)) &&
+    (!inet ||
+      ((o.local?.port !== 0 || set(IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1)) &&
+        (o.noDelay !== true || set(IPPROTO_TCP, TCP_NODELAY, 1)) &&
+        (o.keepAlive !== true || set(SOL_SOCKET, SO_KEEPALIVE, 1)) &&
         // Whole seconds, at least one, as Node rounds its own.
-        const seconds = Math.max(1, Math.floor(options.keepAliveInitialDelayMillis / 1000))
-        settings.push([IPPROTO_TCP, TCP_KEEPIDLE, intValue(seconds)])
-      }
-    }
-    if (options.keepAliveIntervalSeconds !== undefined) {
-      settings.push([IPPROTO_TCP, TCP_KEEPINTVL, intValue(options.keepAliveIntervalSeconds)])
-    }
-    if (options.keepAliveCount !== undefined)
-      settings.push([IPPROTO_TCP, TCP_KEEPCNT, intValue(options.keepAliveCount)])
-    if (options.userTimeoutMillis !== undefined) {
-      settings.push([IPPROTO_TCP, TCP_USER_TIMEOUT, intValue(options.userTimeoutMillis)])
-    }
-    if (options.mark !== undefined) settings.push([SOL_SOCKET, SO_MARK, intValue(options.mark)])
-    if (options.bindToDevice !== undefined) {
-      settings.push([SOL_SOCKET, SO_BINDTODEVICE, new TextEncoder().encode(options.bindToDevice)])
-    }
-  }
-  for (const [level, name, value] of settings) {
-    const status = native.setsockopt(fd, level, name, value)
-    if (status < 0) {
-      native.close(fd)
-      return status
-    }
+        (o.keepAlive !== true ||
+          o.keepAliveInitialDelayMillis === undefined ||
+          set(IPPROTO_TCP, TCP_KEEPIDLE, Math.max(1, Math.floor(o.keepAliveInitialDelayMillis / 1000)))) &&
+        (o.keepAliveIntervalSeconds === undefined || set(IPPROTO_TCP, TCP_KEEPINTVL, o.keepAliveIntervalSeconds)) &&
+        (o.keepAliveCount === undefined || set(IPPROTO_TCP, TCP_KEEPCNT, o.keepAliveCount)) &&
+        (o.userTimeoutMillis === undefined || set(IPPROTO_TCP, TCP_USER_TIMEOUT, o.userTimeoutMillis)) &&
+        (o.mark === undefined || set(SOL_SOCKET, SO_MARK, o.mark | 0)) &&
+        (o.bindToDevice === undefined || setDevice(native, fd, o.bindToDevice, (status) => (failed = status)))))
+  )
+  if (failed < 0) {
+    native.close(fd)
+    return failed
   }
   return fd
 }
