@@ -231,6 +231,8 @@ interface Attempt {
   readonly requested: SockAddr.Inet | undefined
   readonly binding: Binding | undefined
   readonly clock: Clock.Clock
+  /** SO_LINGER 0: closing resets the connection, as the kernel's would. */
+  readonly resetOnClose: boolean
   settled: boolean
 }
 
@@ -259,10 +261,13 @@ class ClientConnection implements Transport.StreamConnection {
   readonly peer: SockAddr.SockAddr
   readonly side: Side
 
-  constructor(local: SockAddr.SockAddr, peer: SockAddr.SockAddr, side: Side) {
+  readonly resetOnClose: boolean
+
+  constructor(local: SockAddr.SockAddr, peer: SockAddr.SockAddr, side: Side, resetOnClose = false) {
     this.local = local
     this.peer = peer
     this.side = side
+    this.resetOnClose = resetOnClose
   }
 
   get socket() {
@@ -270,7 +275,8 @@ class ClientConnection implements Transport.StreamConnection {
   }
 
   get close() {
-    return this.side.close
+    // `linger: 0`: the peer reads ECONNRESET instead of an end, as over the kernel.
+    return this.resetOnClose ? Effect.sync(() => this.side.reset()) : this.side.close
   }
 }
 
@@ -632,7 +638,7 @@ const build = (
         listener.pending.push(accepted)
       }
     }
-    return Effect.succeed(new ClientConnection(local, address, client))
+    return Effect.succeed(new ClientConnection(local, address, client, attempt.resetOnClose))
   }
 
   const runOutcome = (
@@ -758,7 +764,19 @@ const build = (
           local = space.addressOf(binding.port)
           if (requested !== undefined) record(clock, "bind", id, type, undefined, local, "ok")
         }
-        const attempt: Attempt = { id, type, address, key, local, requested, binding, clock, settled: false }
+        const resetOnClose = socketOptions.lingerSeconds === 0
+        const attempt: Attempt = {
+          id,
+          type,
+          address,
+          key,
+          local,
+          requested,
+          binding,
+          clock,
+          resetOnClose,
+          settled: false
+        }
         const hold = holds.size > 0 ? holds.get(key) : undefined
         return hold === undefined ? route(attempt) : park(attempt, hold)
       }
