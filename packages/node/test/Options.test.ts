@@ -27,7 +27,7 @@ import {
   TCP_NODELAY,
   TCP_USER_TIMEOUT
 } from "../src/internal/native.ts"
-import { closedTcpPort, inNetns, kernelTest, netns, root, summary, tcpServer } from "./helpers/kernel.ts"
+import { closedTcpPort, command, inNetns, kernelTest, netns, root, summary, tcpServer } from "./helpers/kernel.ts"
 
 const provide = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.provide(effect, NodeNetwork.layer)
 
@@ -204,7 +204,7 @@ describe("their effects", () => {
 
   kernelTest(
     "user timeout: a peer gone silent (nft drops everything) fails the connection with ETIMEDOUT",
-    [netns, root],
+    [netns, root, command("nft")],
     () =>
       Effect.gen(function* () {
         const started = Date.now()
