@@ -69,9 +69,9 @@ const connectFlags = {
     Flag.withDescription("Bind to this local address first (e.g. 127.0.0.1:0). Default: the kernel picks"),
     Flag.optional
   ),
-  type: Flag.Literals("type", ["stream", "datagram"]).pipe(
+  type: Flag.Literals("type", ["stream", "datagram", "seqpacket"]).pipe(
     Flag.withDescription(
-      "stream (TCP, unix stream) or datagram (UDP: connect has no handshake, so it only associates). Default stream"
+      "stream (TCP, unix stream), datagram (UDP, unix datagram: connect has no handshake, so it only associates) or seqpacket (unix). Default stream"
     ),
     Flag.withDefault("stream" as const)
   ),

@@ -31,7 +31,8 @@ import * as Report from "./Report.ts"
 export interface Options {
   /** How long the attempt may take; none: as long as the kernel takes. */
   readonly deadline?: Duration.Input | undefined
-  readonly type: "stream" | "datagram"
+  /** `datagram` and `seqpacket` connect an address (no name resolution); `stream` dials. */
+  readonly type: "stream" | "datagram" | "seqpacket"
   readonly local?: string | undefined
   /**
    * After connecting, ask the server whether it is ready (`Ready.check`): a not-ready answer
@@ -56,17 +57,18 @@ const connectOnce = (target: string, options: Options) =>
         return yield* InvalidInput.make("target", target, url.slice(target.length + 2))
       }
       const local = options.local
-      if (options.type === "datagram") {
+      if (options.type !== "stream") {
         const parsed = SockAddr.fromString(target)
         if (Result.isFailure(parsed)) {
-          return yield* InvalidInput.make("target", target, "a datagram probe needs an address, not a host name")
+          return yield* InvalidInput.make("target", target, `a ${options.type} probe needs an address, not a host name`)
         }
         if (options.ready !== undefined) {
           return yield* InvalidInput.make("ready", Ready.format(options.ready), "readiness probes speak over streams")
         }
-        const handle = yield* Network.open("datagram", { local })
+        const handle = yield* Network.open(options.type, { local })
         yield* handle.connect(parsed.success, { deadline: options.deadline })
-        return { address: parsed.success, local: yield* handle.localAddress, associated: true, ready: undefined }
+        const associated = options.type === "datagram"
+        return { address: parsed.success, local: yield* handle.localAddress, associated, ready: undefined }
       }
       const dialed = yield* Dialer.dial(target, { deadline: options.deadline, local })
       const localAddress = yield* dialed.handle.localAddress
@@ -133,9 +135,7 @@ export const probe = (
     return Report.failure(target, outcome.failure, { attempt, elapsedMs })
   })
 
-interface CheckedOptions {
-  readonly type: "stream" | "datagram"
-  readonly local: string | undefined
+interface CheckedOptions extends Checks.Checked {
   readonly deadline: Duration.Duration | undefined
 }
 

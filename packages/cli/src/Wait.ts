@@ -36,7 +36,7 @@ import * as Report from "./Report.ts"
  */
 export interface Options {
   readonly timeout: Duration.Input
-  readonly type: "stream" | "datagram"
+  readonly type: "stream" | "datagram" | "seqpacket"
   readonly local?: string | undefined
   /** Wait until the server is ready, not just listening (see `Ready`): a transient `NotReady` is retried. */
   readonly ready?: Ready.Probe | undefined

@@ -105,7 +105,8 @@ describe("dial probe", () => {
   })
 
   it("an unsupported operation is permanent: exit 2", async () => {
-    const run = await dial(["probe", `unix:${path.join(tmp, "x.sock")}`, "--type", "datagram", "--json"])
+    // SOCK_SEQPACKET over inet would be SCTP, which dial does not do.
+    const run = await dial(["probe", "127.0.0.1:9", "--type", "seqpacket", "--json"])
     expect(run.code).toBe(2)
     expect(run.lines.at(-1)?.error).toMatchObject({ _tag: "Unsupported", class: "permanent" })
   })
@@ -188,7 +189,7 @@ describe("dial wait", () => {
       `127.0.0.1:${port}`,
       `unix:${path.join(tmp, "d.sock")}`,
       "--type",
-      "datagram",
+      "seqpacket",
       "--timeout",
       "20s",
       "--json"
@@ -317,5 +318,67 @@ describe("dial's manners", () => {
     })
     expect(code.code).toBe(141)
     expect(code.stderr).toBe("")
+  })
+})
+
+describe("dial probe --type datagram|seqpacket (unix, through @dial/node's native path)", () => {
+  /** A python3 helper holding a unix socket of `type` bound at `at`; resolves once bound. */
+  const bound = (type: "SOCK_DGRAM" | "SOCK_SEQPACKET", at: string) =>
+    new Promise<{ readonly stop: () => void }>((resolve, reject) => {
+      const child = spawn(
+        "python3",
+        [
+          "-c",
+          `import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.${type})
+s.bind(sys.argv[1])
+if socket.${type} == socket.SOCK_SEQPACKET:
+    s.listen(8)
+print("ready", flush=True)
+sys.stdin.read()`,
+          at
+        ],
+        { stdio: ["pipe", "pipe", "inherit"] }
+      )
+      child.once("error", reject)
+      child.stdout.once("data", () => resolve({ stop: () => child.kill("SIGKILL") }))
+    })
+
+  it("datagram: a bound socket connects (exit 0, local is the autobound name); a missing path is ENOENT", async () => {
+    const at = path.join(tmp, "dgram.sock")
+    const peer = await bound("SOCK_DGRAM", at)
+    try {
+      const run = await dial(["probe", `unix:${at}`, "--type", "datagram", "--json"])
+      expect(run.code).toBe(0)
+      expect(run.lines.at(-1)).toMatchObject({ ok: true, address: `unix:${at}` })
+      expect(run.lines.at(-1)?.local).toMatch(/^unix:@/)
+    } finally {
+      peer.stop()
+    }
+    const missing = await dial(["probe", `unix:${path.join(tmp, "nope.sock")}`, "--type", "datagram", "--json"])
+    expect(missing.code).toBe(1)
+    expect(missing.lines.at(-1)?.error).toMatchObject({ _tag: "ENOENT", errno: 2, class: "transient" })
+  })
+
+  it("seqpacket: a listener connects (exit 0); a stream listener there is EPROTOTYPE (exit 2)", async () => {
+    const at = path.join(tmp, "seq.sock")
+    const peer = await bound("SOCK_SEQPACKET", at)
+    try {
+      const run = await dial(["probe", `unix:${at}`, "--type", "seqpacket", "--json"])
+      expect(run.code).toBe(0)
+      expect(run.lines.at(-1)).toMatchObject({ ok: true, address: `unix:${at}` })
+    } finally {
+      peer.stop()
+    }
+    const streamAt = path.join(tmp, "stream.sock")
+    const server = net.createServer().listen(streamAt)
+    await new Promise((resolve) => server.once("listening", resolve))
+    try {
+      const run = await dial(["probe", `unix:${streamAt}`, "--type", "seqpacket", "--json"])
+      expect(run.code).toBe(2)
+      expect(run.lines.at(-1)?.error).toMatchObject({ _tag: "EPROTOTYPE", errno: 91, class: "permanent" })
+    } finally {
+      server.close()
+    }
   })
 })

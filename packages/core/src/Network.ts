@@ -22,11 +22,13 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import type * as Scope from "effect/Scope"
-import type * as DialError from "./DialError.ts"
+import type * as ConnectError from "./ConnectError.ts"
+import * as DialError from "./DialError.ts"
 import * as InvalidInput from "./InvalidInput.ts"
 import * as SockAddr from "./SockAddr.ts"
 import type * as SocketHandle from "./SocketHandle.ts"
 import * as internalHandle from "./internal/handle.ts"
+import * as socketOptions from "./internal/socketOptions.ts"
 import type * as Transport from "./Transport.ts"
 
 /**
@@ -49,6 +51,25 @@ export interface OpenOptions {
   readonly keepAlive?: boolean | Duration.Input | undefined
   /** TCP_NODELAY. */
   readonly noDelay?: boolean | undefined
+  /**
+   * TCP_USER_TIMEOUT: data unacknowledged for this long aborts the connection with ETIMEDOUT
+   * (a dead peer found in this time, not in the kernel's ~15 minutes). Whole milliseconds.
+   */
+  readonly userTimeout?: Duration.Input | undefined
+  /** TCP_KEEPINTVL: the time between keepalive probes, whole seconds (1 to 32767). */
+  readonly keepAliveInterval?: Duration.Input | undefined
+  /** TCP_KEEPCNT: unanswered keepalive probes before the connection is dropped (1 to 127). */
+  readonly keepAliveCount?: number | undefined
+  /** SO_LINGER, whole seconds; `0` makes close reset the connection (the peer sees ECONNRESET). */
+  readonly linger?: Duration.Input | undefined
+  /** SO_MARK, for policy routing and firewall rules (0 to 2^32 - 1; needs CAP_NET_ADMIN). */
+  readonly mark?: number | undefined
+  /** SO_BINDTODEVICE: send and receive only through this interface (needs CAP_NET_RAW). */
+  readonly bindToDevice?: string | undefined
+  /** SO_RCVBUF in bytes, set before connect so the TCP window is sized for it. */
+  readonly receiveBufferSize?: number | undefined
+  /** SO_SNDBUF in bytes. */
+  readonly sendBufferSize?: number | undefined
 }
 
 /**
@@ -78,6 +99,15 @@ export class Network extends Context.Service<
       type: T,
       options?: OpenOptions
     ) => Effect.Effect<SocketHandle.HandleOf<T>, InvalidInput.InvalidInput | DialError.Unsupported, Scope.Scope>
+    /** Takes over an inherited descriptor of that type; the scope closes it. See {@link adopt}. */
+    readonly adopt: <T extends Transport.SocketType>(
+      fd: number,
+      type: T
+    ) => Effect.Effect<
+      SocketHandle.HandleOf<T>,
+      ConnectError.ConnectError | InvalidInput.InvalidInput | DialError.Unsupported,
+      Scope.Scope
+    >
   }
 >()("@dial/core/Network") {}
 
@@ -116,7 +146,11 @@ const validateOpen = (
     }
     keepAliveInitialDelayMillis = Duration.toMillis(delay.success)
   }
+  // The options set with setsockopt before connect (native on Node), checked once, in core.
+  const native = socketOptions.validate(options)
+  if (Result.isFailure(native)) return Result.fail(native.failure)
   return Result.succeed({
+    ...native.success,
     ...(local === undefined ? {} : { local }),
     ...(keepAlive === undefined ? {} : { keepAlive: keepAlive !== false }),
     ...(keepAliveInitialDelayMillis === undefined ? {} : { keepAliveInitialDelayMillis }),
@@ -149,8 +183,63 @@ export const make = (transport: Transport.Transport): Network["Service"] =>
         return Result.isFailure(validated)
           ? Effect.fail(validated.failure)
           : internalHandle.makeIn(internalHandle.scopeOf(fiber), transport, type, validated.success)
+      }),
+    adopt: <T extends Transport.SocketType>(fd: number, type: T) =>
+      Effect.withFiber<
+        SocketHandle.HandleOf<T>,
+        ConnectError.ConnectError | InvalidInput.InvalidInput | DialError.Unsupported,
+        Scope.Scope
+      >((fiber) => {
+        if (typeof fd !== "number" || !Number.isInteger(fd) || fd < 0 || fd > 2 ** 31 - 1) {
+          return Effect.fail(InvalidInput.make("fd", fd, "expected a file descriptor (a non-negative integer)"))
+        }
+        if (type !== "stream" && type !== "datagram" && type !== "seqpacket") {
+          return Effect.fail(InvalidInput.make("type", type, "expected stream, datagram or seqpacket"))
+        }
+        if (transport.adopt === undefined) {
+          return Effect.fail(DialError.unsupported("adopting a file descriptor", transport.platform))
+        }
+        const scope = internalHandle.scopeOf(fiber)
+        return Effect.flatMap(transport.adopt({ fd, type }), (adopted) =>
+          internalHandle.adoptIn(scope, transport, type, adopted)
+        )
       })
   })
+
+/**
+ * Takes over a socket this process inherited: systemd socket activation (`LISTEN_FDS`, with
+ * `Accept=yes` a connected socket), or one end of a parent's socketpair. The kernel checks
+ * it: EBADF (not open), ENOTSOCK (not a socket), EAFNOSUPPORT (not unix or inet), EPROTOTYPE
+ * (a socket of another type than `type`), ENOTCONN (a stream or seqpacket socket that is not
+ * connected, such as a listener). Nothing about the descriptor changes when it is refused.
+ * The handle starts Connected (an unassociated datagram socket: Idle) and owns the descriptor:
+ * its scope closes it.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Network } from "@dial/core"
+ *
+ * // systemd passes its sockets from descriptor 3 on.
+ * const notify = Effect.scoped(
+ *   Effect.gen(function*() {
+ *     const handle = yield* Network.adopt(3, "stream")
+ *     return yield* handle.peerAddress
+ *   })
+ * )
+ * ```
+ *
+ * @category accessors
+ * @since 0.1.0
+ */
+export const adopt = <T extends Transport.SocketType>(
+  fd: number,
+  type: T
+): Effect.Effect<
+  SocketHandle.HandleOf<T>,
+  ConnectError.ConnectError | InvalidInput.InvalidInput | DialError.Unsupported,
+  Network | Scope.Scope
+> => Network.use((network) => network.adopt(fd, type))
 
 /**
  * Opens a handle from the current `Network`.

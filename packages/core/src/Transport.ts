@@ -63,6 +63,22 @@ export interface SocketOptions {
   readonly keepAliveInitialDelayMillis?: number | undefined
   /** TCP_NODELAY: send small writes at once. Default off, as the kernel's. */
   readonly noDelay?: boolean | undefined
+  /** TCP_USER_TIMEOUT, milliseconds: unacknowledged data for this long aborts with ETIMEDOUT. */
+  readonly userTimeoutMillis?: number | undefined
+  /** TCP_KEEPINTVL, seconds between keepalive probes. */
+  readonly keepAliveIntervalSeconds?: number | undefined
+  /** TCP_KEEPCNT, unanswered probes before the connection is dropped. */
+  readonly keepAliveCount?: number | undefined
+  /** SO_LINGER on, with this many seconds; 0: close resets the connection (RST). */
+  readonly lingerSeconds?: number | undefined
+  /** SO_MARK (needs CAP_NET_ADMIN). */
+  readonly mark?: number | undefined
+  /** SO_BINDTODEVICE: the interface name (needs CAP_NET_RAW). */
+  readonly bindToDevice?: string | undefined
+  /** SO_RCVBUF, bytes asked for (Linux doubles it for its bookkeeping). */
+  readonly receiveBufferSize?: number | undefined
+  /** SO_SNDBUF, bytes asked for (Linux doubles it). */
+  readonly sendBufferSize?: number | undefined
 }
 
 /**
@@ -107,9 +123,9 @@ export interface StreamConnection {
  * @since 0.1.0
  */
 export interface DatagramEndpoint {
-  /** Associates with a peer. Only called while not associated. */
+  /** Associates with a peer of the endpoint's family. Only called while not associated. */
   readonly connect: (
-    address: SockAddr.Inet
+    address: SockAddr.Inet | SockAddr.UnixPath | SockAddr.UnixAbstract
   ) => Effect.Effect<{ readonly local: SockAddr.SockAddr; readonly peer: SockAddr.SockAddr }, ConnectError.ConnectError>
   /** Dissolves the association (connect to AF_UNSPEC). */
   readonly disconnect: Effect.Effect<void, ConnectError.ConnectError>
@@ -150,9 +166,45 @@ export interface Transport {
     readonly address: SockAddr.Inet | SockAddr.UnixPath | SockAddr.UnixAbstract
     readonly options: SocketOptions
   }) => Effect.Effect<StreamConnection, ConnectError.ConnectError | DialError.Unsupported>
+  /**
+   * Takes over a descriptor this process inherited (systemd socket activation, a parent's
+   * socketpair), checked by the kernel: it must be an open socket (EBADF, ENOTSOCK) of a
+   * family the platform speaks (EAFNOSUPPORT) and of the asked type (EPROTOTYPE); a stream or
+   * seqpacket socket must be connected (ENOTCONN). Optional: a platform without it is
+   * `Unsupported`.
+   */
+  readonly adopt?: (request: {
+    readonly fd: number
+    readonly type: SocketType
+  }) => Effect.Effect<Adopted, ConnectError.ConnectError | DialError.Unsupported>
   /** Opens an unassociated datagram socket for the family of `address`. */
   readonly openDatagram: (request: {
     readonly address: SockAddr.Inet | SockAddr.UnixPath | SockAddr.UnixAbstract
     readonly options: SocketOptions
   }) => Effect.Effect<DatagramEndpoint, ConnectError.ConnectError | DialError.Unsupported>
 }
+
+/**
+ * What {@link Transport.adopt} gives: a connected stream, or a datagram endpoint (associated
+ * when `peer` is set).
+ *
+ * @example
+ * ```ts
+ * import type { Transport } from "@dial/core"
+ *
+ * const connected = (a: Transport.Adopted) => a._tag === "Stream" || a.peer !== undefined
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Adopted =
+  | { readonly _tag: "Stream"; readonly connection: StreamConnection }
+  | {
+      readonly _tag: "Datagram"
+      readonly endpoint: DatagramEndpoint
+      /** `"IPv4"`, `"IPv6"` or `"unix"`: the family the endpoint keeps. */
+      readonly family: string
+      readonly local: SockAddr.SockAddr
+      readonly peer: SockAddr.SockAddr | undefined
+    }

@@ -9,8 +9,12 @@
  * | `stream` | inet (v4, v6 with scope id) | `net.Socket`, with `localAddress` / `localPort`, `noDelay`, `keepAlive` |
  * | `stream` | unix path, unix abstract (`"\0name"`) | `net.Socket` with `path` |
  * | `datagram` | inet | `dgram` `udp4` / `udp6`, `connect` / `disconnect` |
- * | `datagram` | unix | `Unsupported`: Node has no unix datagram sockets |
- * | `seqpacket` | any | `Unsupported`: Node has no SOCK_SEQPACKET |
+ * | `datagram` | unix path, unix abstract | native (koffi): socket(2)/connect(2), readiness from a libuv poll handle on the main loop |
+ * | `seqpacket` | unix path, unix abstract | native (koffi), as above |
+ * | `seqpacket` | inet | `Unsupported` (SCTP) |
+ *
+ * The native path is the optional dependency koffi. Where it cannot load (not Linux, koffi not
+ * installed, `DIAL_NATIVE=off`), the native rows fail with `DialError.Unsupported`, saying why.
  *
  * Errors are Node's, read by `code` through core's `SystemError.fromUnknown`: a taken
  * `localPort` is EADDRINUSE from `bind`, an ICMP port-unreachable on a connected UDP socket is
@@ -20,10 +24,14 @@
  *
  * @since 0.1.0
  */
-import { DialError, type Transport } from "@dial/core"
+import { DialError, type SockAddr, type Transport } from "@dial/core"
 import * as Effect from "effect/Effect"
 import { openDatagram } from "./internal/datagram.ts"
+import { adopt } from "./internal/adopt.ts"
+import { errorOf, type Native, native, nativeStreamNeed, prepareStream } from "./internal/native.ts"
+import { connectSeqpacket } from "./internal/seqpacket.ts"
 import { connectStream } from "./internal/stream.ts"
+import { openUnixDatagram } from "./internal/unixDatagram.ts"
 
 /**
  * The platform name in `Unsupported` errors and `Network.platform`.
@@ -40,8 +48,30 @@ import { connectStream } from "./internal/stream.ts"
  */
 export const platform = "node"
 
-const seqpacket = Effect.fail(DialError.unsupported("seqpacket sockets", platform))
-const unixDatagram = Effect.fail(DialError.unsupported("unix datagram sockets", platform))
+/** The native calls, or a typed `Unsupported` saying why they are missing. */
+const withNative = <A, E>(
+  operation: string,
+  use: (native: Native) => Effect.Effect<A, E>
+): Effect.Effect<A, E | DialError.Unsupported> =>
+  Effect.suspend((): Effect.Effect<A, E | DialError.Unsupported> => {
+    const loaded = native()
+    return loaded._tag === "Loaded"
+      ? use(loaded.native)
+      : Effect.fail(DialError.unsupported(`${operation} (${loaded.reason})`, platform))
+  })
+
+/** A stream socket made and configured natively, then connected by libuv as any other. */
+const nativeStream = (
+  native: Native,
+  address: SockAddr.Inet | SockAddr.UnixPath | SockAddr.UnixAbstract,
+  options: Transport.SocketOptions
+) =>
+  Effect.suspend(() => {
+    const fd = prepareStream(native, address, options)
+    return fd < 0
+      ? Effect.fail(errorOf(fd, { syscall: "socket", address, localAddress: options.local }))
+      : connectStream(address, options, fd)
+  })
 
 /**
  * The transport over `node:net` and `node:dgram`. Stateless: one value serves any number of
@@ -61,7 +91,26 @@ const unixDatagram = Effect.fail(DialError.unsupported("unix datagram sockets", 
  */
 export const make = (): Transport.Transport => ({
   platform,
-  connectStream: ({ type, address, options }) => (type === "seqpacket" ? seqpacket : connectStream(address, options)),
+  connectStream: ({ type, address, options }) => {
+    if (type === "stream") {
+      const need = nativeStreamNeed(address, options)
+      if (need === undefined) return connectStream(address, options)
+      const loaded = native()
+      if (loaded._tag === "Missing") {
+        return need === "noPort"
+          ? connectStream(address, options)
+          : Effect.fail(DialError.unsupported(`socket options before connect (${loaded.reason})`, platform))
+      }
+      return nativeStream(loaded.native, address, options)
+    }
+    if (address._tag === "Inet") {
+      return Effect.fail(DialError.unsupported("seqpacket sockets over inet (SCTP)", platform))
+    }
+    return withNative("seqpacket sockets", (native) => connectSeqpacket(native, address))
+  },
+  adopt: ({ fd, type }) => withNative("adopting a file descriptor", (native) => adopt(native, fd, type, platform)),
   openDatagram: ({ address, options }) =>
-    address._tag === "Inet" ? openDatagram(address.family, options) : unixDatagram
+    address._tag === "Inet"
+      ? openDatagram(address.family, options)
+      : withNative("unix datagram sockets", openUnixDatagram)
 })

@@ -12,6 +12,7 @@ import { randomUUID } from "node:crypto"
 import * as Dgram from "node:dgram"
 import * as Path from "node:path"
 import { execFileSync } from "node:child_process"
+import { seqpacketEcho, unixDatagramEcho } from "./helpers/native.ts"
 import { closedTcpPort, closedUdpPort, hangingTcpPort, inet, tcpServer, tempDir, unixServer } from "./helpers/kernel.ts"
 
 const hasPython = (() => {
@@ -85,6 +86,23 @@ const fixture: Conformance.Fixture<never> = {
         return Effect.die(new Error("cannot listen on unspec"))
     }
   },
+  // Node makes neither socket type: python3 helpers are the peers.
+  seqpacketEcho: hasPython
+    ? (kind) =>
+        Effect.orDie(
+          Effect.gen(function* () {
+            if (kind === "abstract") {
+              const address = abstractName()
+              yield* seqpacketEcho(`@${address.name}`)
+              return address
+            }
+            const path = Path.join(yield* tempDir, "seq.sock")
+            yield* seqpacketEcho(path)
+            return unixPath(path)
+          })
+        )
+    : undefined,
+  unixDatagramEcho: hasPython ? Effect.orDie(Effect.map(unixDatagramEcho(""), unixPath)) : undefined,
   // A full accept queue that never drains: the kernel drops the SYN and connect hangs.
   hanging: hasPython ? Effect.map(Effect.orDie(hangingTcpPort), (port) => inet("127.0.0.1", port)) : undefined
 }

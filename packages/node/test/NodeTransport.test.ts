@@ -130,12 +130,14 @@ describe("datagram endpoints", () => {
     })
   )
 
-  it.live("a unix address is Unsupported", () =>
+  it.live("a unix address opens a native unix datagram endpoint, autobound to an abstract name", () =>
     Effect.gen(function* () {
       const path = SockAddr.unixPath("/tmp/dial-unix-datagram.sock")
       if (path._tag === "Failure") return yield* Effect.die(path.failure)
-      const error = yield* Effect.flip(transport.openDatagram({ address: path.success, options: {} }))
-      expect(error._tag === "Unsupported" && error.operation).toBe("unix datagram sockets")
+      const endpoint = yield* transport.openDatagram({ address: path.success, options: {} })
+      expect((yield* endpoint.localAddress)?._tag).toBe("UnixAbstract")
+      yield* endpoint.close
+      yield* endpoint.close
     })
   )
 })

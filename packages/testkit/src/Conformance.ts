@@ -84,6 +84,12 @@ export interface Fixture<R> {
   readonly listenAt?: ((address: SockAddr.SockAddr) => Effect.Effect<void, never, Scope.Scope | R>) | undefined
   /** A UDP address where nothing is bound. */
   readonly udpClosed?: ((family: "IPv4" | "IPv6") => Effect.Effect<SockAddr.Inet, never, Scope.Scope | R>) | undefined
+  /** A SOCK_SEQPACKET echo server of that kind: it sends back every message as one message. */
+  readonly seqpacketEcho?:
+    | ((kind: "unix" | "abstract") => Effect.Effect<SockAddr.SockAddr, never, Scope.Scope | R>)
+    | undefined
+  /** A unix datagram echo server: it answers every datagram with the same bytes. */
+  readonly unixDatagramEcho?: Effect.Effect<SockAddr.SockAddr, never, Scope.Scope | R> | undefined
 }
 
 /**
@@ -109,7 +115,7 @@ export interface Options<R, E> {
   readonly kernel: boolean
 }
 
-type Capability = "hanging" | "listenAt" | "udpClosed"
+type Capability = "hanging" | "listenAt" | "udpClosed" | "seqpacketEcho" | "unixDatagramEcho"
 
 interface Case<R> {
   readonly name: string
@@ -453,6 +459,79 @@ export const suite = <R, E>(name: string, options: Options<R, E>): void => {
       yield* handle.send(encoder.encode("anyone?"))
       const error = yield* Effect.flip(handle.receive)
       assert.strictEqual(tagOf(error), "ECONNREFUSED")
+    })
+  })
+
+  for (const kind of ["unix", "abstract"] as const) {
+    cases.push({
+      name: `seqpacket ${kind}: each write arrives as one whole message`,
+      needs: ["seqpacketEcho"],
+      body: Effect.gen(function* () {
+        const address = yield* fixture.seqpacketEcho!(kind)
+        const handle = yield* Network.open("seqpacket")
+        yield* handle.connect(address)
+        assert.strictEqual((yield* handle.state)._tag, "Connected")
+        assertAddress(yield* handle.peerAddress, address)
+        const socket = yield* handle.socket
+        const messages = yield* Effect.scoped(
+          Effect.gen(function* () {
+            const reader = yield* socket.reader
+            const writer = yield* socket.writer
+            for (const message of ["a", "bb", "ccc"]) yield* writer.write(encoder.encode(message))
+            const got: Array<string> = []
+            // Bounded: three messages come back, each pull gives at least one.
+            for (let pulls = 0; pulls < 3 && got.length < 3; pulls++) {
+              for (const chunk of yield* reader.pull)
+                got.push(typeof chunk === "string" ? chunk : decoder.decode(chunk))
+            }
+            return got
+          })
+        )
+        // A byte stream could merge them; seqpacket keeps every boundary.
+        assert.deepStrictEqual(messages, ["a", "bb", "ccc"])
+        assert.strictEqual(tagOf(yield* Effect.flip(handle.connect(address))), "EISCONN")
+      })
+    })
+  }
+
+  cases.push({
+    name: "seqpacket: a stream connect to a seqpacket listener is EPROTOTYPE",
+    needs: ["seqpacketEcho"],
+    body: Effect.gen(function* () {
+      const address = yield* fixture.seqpacketEcho!("unix")
+      const handle = yield* Network.open("stream")
+      assert.strictEqual(tagOf(yield* Effect.flip(handle.connect(address))), "EPROTOTYPE")
+    })
+  })
+
+  cases.push({
+    name: "unix datagram: connect, send, receive, connect(unspec) dissolves, connect again",
+    needs: ["unixDatagramEcho"],
+    body: Effect.gen(function* () {
+      const address = yield* fixture.unixDatagramEcho!
+      const handle = yield* Network.open("datagram")
+      yield* handle.connect(address)
+      assertAddress(yield* handle.peerAddress, address)
+      yield* handle.send(encoder.encode("one"))
+      assert.strictEqual(decoder.decode(yield* handle.receive), "one")
+      yield* handle.connect(SockAddr.unspec)
+      assert.strictEqual((yield* handle.state)._tag, "Idle")
+      assert.strictEqual(tagOf(yield* Effect.flip(handle.send(encoder.encode("x")))), "ENOTCONN")
+      yield* handle.connect(address)
+      yield* handle.send(encoder.encode("two"))
+      assert.strictEqual(decoder.decode(yield* handle.receive), "two")
+    })
+  })
+
+  cases.push({
+    name: "unix datagram: a path where nothing is bound is ENOENT; a stream listener is EPROTOTYPE",
+    needs: ["unixDatagramEcho"],
+    body: Effect.gen(function* () {
+      const handle = yield* Network.open("datagram")
+      const missing = yield* fixture.closedAddress("unix")
+      assert.strictEqual(tagOf(yield* Effect.flip(handle.connect(missing))), "ENOENT")
+      const stream = yield* fixture.listen("unix")
+      assert.strictEqual(tagOf(yield* Effect.flip(handle.connect(stream))), "EPROTOTYPE")
     })
   })
 

@@ -38,7 +38,12 @@ const fixture: Conformance.Fixture<TestNetwork.TestNetwork> = {
     return Effect.as(Effect.orDie(TestNetwork.script(address, ["blackhole"])), address)
   }),
   listenAt: (address) => Effect.asVoid(Effect.orDie(TestNetwork.listen(address, { echo: true }))),
-  udpClosed: (f) => Effect.sync(() => fresh(family(f)) as SockAddrType.Inet)
+  udpClosed: (f) => Effect.sync(() => fresh(family(f)) as SockAddrType.Inet),
+  seqpacketEcho: (kind) =>
+    TestNetwork.listen(fresh(kind, 0), { echo: true, type: "seqpacket" }).pipe(
+      Effect.map((listener) => listener.address),
+      Effect.orDie
+    )
 }
 
 Conformance.suite("TestNetwork", { layer: TestNetwork.layer(), fixture, kernel: false })

@@ -306,6 +306,26 @@ describe("TestNetwork: listeners", () => {
       assert.strictEqual(refused._tag, "ECONNREFUSED")
     }).pipe(Effect.scoped, fresh())
   )
+
+  it.effect("linger 0: closing resets, the peer reads ECONNRESET; without it the peer reads a clean end", () =>
+    Effect.gen(function* () {
+      const listener = yield* TestNetwork.listen("127.0.0.1:7000")
+      const endSeen = (options: Network.OpenOptions) =>
+        Effect.gen(function* () {
+          const client = yield* Scope.make()
+          yield* Scope.provide(Network.connect("127.0.0.1:7000", options), client)
+          const server = yield* listener.accept
+          const pull = yield* Socket.readerBytes(server.socket)
+          yield* Scope.close(client, Exit.void)
+          const reason = yield* pullFailure(pull)
+          return reason._tag === "SocketReadError"
+            ? ((reason as Socket.SocketReadError).cause as ConnectError.ConnectError)._tag
+            : `${reason._tag} ${(reason as Socket.SocketCloseError).code}`
+        })
+      assert.strictEqual(yield* endSeen({ linger: 0 }), "ECONNRESET")
+      assert.strictEqual(yield* endSeen({}), "SocketCloseError 1000")
+    }).pipe(Effect.scoped, fresh())
+  )
 })
 
 describe("TestNetwork: byte streams", () => {

@@ -12,7 +12,7 @@ import * as Total from "./total.ts"
 export const maxAddressLength = 4096
 
 export interface Checked {
-  readonly type: "stream" | "datagram"
+  readonly type: "stream" | "datagram" | "seqpacket"
   readonly local: string | undefined
   readonly ready: Ready.Probe | undefined
 }
@@ -26,8 +26,8 @@ export const record = (input: unknown): Result.Result<object, InvalidInput.Inval
 
 export const common = (options: object): Result.Result<Checked, InvalidInput.InvalidInput> => {
   const type = Total.field(options, "type")
-  if (type !== "stream" && type !== "datagram")
-    return Result.fail(InvalidInput.make("type", type, 'expected "stream" or "datagram"'))
+  if (type !== "stream" && type !== "datagram" && type !== "seqpacket")
+    return Result.fail(InvalidInput.make("type", type, 'expected "stream", "datagram" or "seqpacket"'))
   const local = Total.field(options, "local")
   if (local !== undefined && typeof local !== "string")
     return Result.fail(InvalidInput.make("local", local, "expected an address string"))

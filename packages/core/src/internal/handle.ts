@@ -419,9 +419,6 @@ class DatagramHandleImpl extends HandleImpl implements SocketHandle.DatagramHand
         self.endpoint = opened
         self.endpointFamily = familyOf(address)
       }
-      if (address._tag !== "Inet") {
-        return yield* DialError.unsupported("unix datagram sockets", self.transport.platform)
-      }
       return yield* self.endpoint.connect(address)
     })
   }
@@ -490,5 +487,25 @@ export const makeIn = <T extends Transport.SocketType>(
     type === "datagram" ? new DatagramHandleImpl(transport, options) : new StreamHandleImpl(transport, type, options)
   // Scope.addFinalizer, not Effect.addFinalizer: close needs no context, and capturing and
   // merging the opener's context on every handle was a third of a fake connect's cost.
+  return Effect.as(Scope.addFinalizer(scope, handle.close), handle as unknown as SocketHandle.HandleOf<T>)
+}
+
+/** Makes a handle in `scope` that starts with an adopted socket (Connected, or Idle for an unassociated datagram). */
+export const adoptIn = <T extends Transport.SocketType>(
+  scope: Scope.Scope,
+  transport: Transport.Transport,
+  type: T,
+  adopted: Transport.Adopted
+): Effect.Effect<SocketHandle.HandleOf<T>> => {
+  if (adopted._tag === "Stream") {
+    const handle = new StreamHandleImpl(transport, type as "stream" | "seqpacket", {})
+    handle.stream = adopted.connection
+    handle.current = connectedTo(adopted.connection)
+    return Effect.as(Scope.addFinalizer(scope, handle.close), handle as unknown as SocketHandle.HandleOf<T>)
+  }
+  const handle = new DatagramHandleImpl(transport, {})
+  handle.endpoint = adopted.endpoint
+  handle.endpointFamily = adopted.family
+  if (adopted.peer !== undefined) handle.current = connectedTo({ local: adopted.local, peer: adopted.peer })
   return Effect.as(Scope.addFinalizer(scope, handle.close), handle as unknown as SocketHandle.HandleOf<T>)
 }

@@ -66,7 +66,7 @@ const ipOf = (ip: string): NetAddress.IpAddress | undefined => {
 export const localOf = (
   ip: string | undefined,
   port: number | undefined,
-  peer: SockAddr.Inet | SockAddr.UnixPath | SockAddr.UnixAbstract
+  peer: SockAddr.SockAddr
 ): SockAddr.SockAddr => {
   if (peer._tag !== "Inet" || ip === undefined || port === undefined) return SockAddr.unspec
   const percent = ip.indexOf("%")

@@ -76,7 +76,13 @@ const makeEndpoint = (socket: Dgram.Socket, options: Transport.SocketOptions): E
       })
     })
 
-  const connect = (address: SockAddr.Inet) =>
+  const connect = (address: SockAddr.Inet | SockAddr.UnixPath | SockAddr.UnixAbstract) =>
+    address._tag !== "Inet"
+      ? // A UDP socket's family is inet; the state machine never asks, the kernel would refuse.
+        Effect.fail(ConnectError.make("EAFNOSUPPORT", { address, localAddress: options.local }))
+      : connectInet(address)
+
+  const connectInet = (address: SockAddr.Inet) =>
     Effect.callback<{ readonly local: SockAddr.SockAddr; readonly peer: SockAddr.SockAddr }, ConnectError.ConnectError>(
       (resume) => {
         // Port 0: Linux accepts it and stays unassociated; node:dgram throws ERR_SOCKET_BAD_PORT,

@@ -160,7 +160,7 @@ const effectSocket = (socket: Net.Socket): Socket.Socket => {
 }
 
 /** The established connection; its local address and `effect/socket` view are built on first use. */
-const connection = (socket: DialSocket, address: Address): Transport.StreamConnection => {
+const connection = (socket: DialSocket, address: SockAddr.SockAddr): Transport.StreamConnection => {
   socket.established = true
   let adapted: Socket.Socket | undefined
   return {
@@ -188,10 +188,16 @@ const connection = (socket: DialSocket, address: Address): Transport.StreamConne
  */
 export const connectStream = (
   address: Address,
-  options: Transport.SocketOptions
+  options: Transport.SocketOptions,
+  /** A socket made and configured natively (options Node cannot set before connect). */
+  fd?: number
 ): Effect.Effect<Transport.StreamConnection, ConnectError.ConnectError> =>
   Effect.callback((resume) => {
-    const socket = new DialSocket(socketOptions(address, options))
+    // `manualStart`: Node would start reading a descriptor at once (a wasted epoll registration
+    // before connect; a third of the cost of wrapping it). It reads after the connect anyway.
+    const socket = new DialSocket(
+      fd === undefined ? socketOptions(address, options) : ({ fd, manualStart: true } as Net.SocketConstructorOpts)
+    )
     socket.on("close", markReleased)
     let pending = true
     const onConnect = () => {
@@ -226,3 +232,16 @@ export const connectStream = (
       return closeSocket(socket)
     })
   })
+
+/**
+ * A connected stream descriptor this process inherited, as a connection: libuv takes it over
+ * (`net.Socket({ fd })`). `peer` is what getpeername(2) said (`unspec` for an unnamed unix
+ * peer, such as a socketpair's).
+ */
+export const adoptStream = (fd: number, peer: SockAddr.SockAddr): Transport.StreamConnection => {
+  const socket = new DialSocket({ fd, readable: true, writable: true })
+  socket.on("close", markReleased)
+  // Swallows: an error nobody reads must not crash the process (a reader has its own listener).
+  socket.on("error", () => {})
+  return connection(socket, peer)
+}

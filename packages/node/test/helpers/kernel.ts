@@ -299,8 +299,12 @@ export interface ChildSpec {
     readonly address: string
     readonly deadline?: string | undefined
     /** `datagram`: connect, then send `send`. */
-    readonly type?: "stream" | "datagram" | undefined
+    readonly type?: "stream" | "datagram" | "seqpacket" | undefined
     readonly send?: string | undefined
+    /** Open options, as JSON. */
+    readonly options?: Record<string, unknown> | undefined
+    /** A stream connection: run `shell`, write `write`, then read until the connection fails. */
+    readonly afterConnect?: { readonly shell?: string; readonly write?: string } | undefined
   }>
 }
 

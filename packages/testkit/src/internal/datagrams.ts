@@ -62,9 +62,14 @@ class Endpoint implements Transport.DatagramEndpoint {
     this.local = undefined
   }
 
-  connect(target: SockAddr.Inet) {
+  connect(peer: SockAddr.Inet | SockAddr.UnixPath | SockAddr.UnixAbstract) {
     return Effect.suspend(() => {
       const { kernel, recorder, requested } = this
+      // A UDP endpoint's family is inet; the fake has no unix datagram sockets.
+      if (peer._tag !== "Inet") {
+        return Effect.fail(ConnectError.make("EAFNOSUPPORT", { address: peer, localAddress: requested }))
+      }
+      const target = peer
       const scripted = kernel.nextScripted(keyOf(target))
       if (scripted !== undefined && typeof scripted === "object" && "errno" in scripted) {
         recorder.record({ op: "connect", outcome: scripted.errno, address: target, localAddress: this.local })

@@ -75,6 +75,8 @@ export class Journal {
     const coverage = this.coverage
     return Network.Network.of({
       platform: transport.platform,
+      // The fake has no descriptors: Unsupported, from the core.
+      adopt: inner.adopt,
       open: <T extends Transport.SocketType>(type: T, openOptions?: Network.OpenOptions) =>
         Effect.matchEffect(inner.open(type, openOptions), {
           onFailure: (error) => coverage.fail(error),

@@ -34,11 +34,14 @@ class ClientConnection implements Transport.StreamConnection {
   readonly local: SockAddr.SockAddr
   readonly peer: SockAddr.SockAddr
   readonly side: Side
+  /** SO_LINGER 0: closing resets the connection, as the kernel's would. */
+  readonly resetOnClose: boolean
 
-  constructor(local: SockAddr.SockAddr, peer: SockAddr.SockAddr, side: Side) {
+  constructor(local: SockAddr.SockAddr, peer: SockAddr.SockAddr, side: Side, resetOnClose: boolean) {
     this.local = local
     this.peer = peer
     this.side = side
+    this.resetOnClose = resetOnClose
   }
 
   get socket() {
@@ -46,7 +49,8 @@ class ClientConnection implements Transport.StreamConnection {
   }
 
   get close() {
-    return this.side.close
+    // `linger: 0`: the peer reads ECONNRESET instead of an end, as over the kernel.
+    return this.resetOnClose ? Effect.sync(() => this.side.reset()) : this.side.close
   }
 }
 
@@ -63,6 +67,7 @@ interface AttemptFields {
   readonly binding: Binding | undefined
   /** The connecting fiber's services: the clock the connection's toxics run on. */
   readonly context: Context.Context<never>
+  readonly resetOnClose: boolean
 }
 
 class Attempt implements AttemptFields {
@@ -75,6 +80,7 @@ class Attempt implements AttemptFields {
   readonly requested: SockAddr.Inet | undefined
   readonly binding: Binding | undefined
   readonly context: Context.Context<never>
+  readonly resetOnClose: boolean
   settled = false
 
   constructor(fields: AttemptFields) {
@@ -87,6 +93,7 @@ class Attempt implements AttemptFields {
     this.requested = fields.requested
     this.binding = fields.binding
     this.context = fields.context
+    this.resetOnClose = fields.resetOnClose
   }
 
   get clock(): Clock.Clock {
@@ -186,7 +193,7 @@ const establish = (attempt: Attempt, listener: ListenerState | undefined): Conne
       listener.pending.push(accepted)
     }
   }
-  return Effect.succeed(new ClientConnection(local, address, client))
+  return Effect.succeed(new ClientConnection(local, address, client, attempt.resetOnClose))
 }
 
 const runOutcome = (attempt: Attempt, outcome: Scripted): Connected => {
@@ -317,7 +324,8 @@ export const connectStream =
           local,
           requested,
           binding,
-          context: fiber.context
+          context: fiber.context,
+          resetOnClose: options.lingerSeconds === 0
         })
         const hold = kernel.holds.size > 0 ? kernel.holds.get(key) : undefined
         return hold === undefined ? route(attempt) : park(attempt, hold)
