@@ -111,7 +111,19 @@ export class Network extends Context.Service<
   }
 >()("@dial/core/Network") {}
 
-const openKeys = ["local", "keepAlive", "noDelay"] as const
+const openKeys = [
+  "local",
+  "keepAlive",
+  "noDelay",
+  "userTimeout",
+  "keepAliveInterval",
+  "keepAliveCount",
+  "linger",
+  "mark",
+  "bindToDevice",
+  "receiveBufferSize",
+  "sendBufferSize"
+] as const satisfies ReadonlyArray<keyof OpenOptions>
 
 const validateOpen = (
   type: unknown,
