@@ -151,10 +151,10 @@ const runEffect = <E>(operation: Effect.Effect<void, E, never>, count: number, c
   Effect.runPromise(Effect.forEach(Array.from({ length: count }), () => operation, { concurrency, discard: true }))
 
 /** The operation as the case wants it: it fails unless it connected, or was refused. */
-const expecting = <E extends object>(
+const expecting = <E extends object, R>(
   outcome: Outcome,
-  connect: Effect.Effect<void, E>
-): Effect.Effect<void, unknown> =>
+  connect: Effect.Effect<void, E, R>
+): Effect.Effect<void, unknown, R> =>
   outcome === "connect"
     ? connect
     : Effect.flatMap(Effect.flip(connect), (error) => (isRefused(error) ? Effect.void : Effect.fail(error)))
