@@ -38,6 +38,7 @@ import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Result from "effect/Result"
+import * as Scheduler from "effect/Scheduler"
 import * as Scope from "effect/Scope"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
@@ -162,8 +163,23 @@ const raw: Contender = {
 }
 
 /** Runs `count` copies of `operation` at `concurrency` in one Effect program. */
-const runEffect = <E>(operation: Effect.Effect<void, E, never>, count: number, concurrency: number): Promise<void> =>
-  Effect.runPromise(Effect.forEach(Array.from({ length: count }), () => operation, { concurrency, discard: true }))
+const runEffect = <E>(operation: Effect.Effect<void, E, never>, count: number, concurrency: number): Promise<void> => {
+  const all = Effect.forEach(Array.from({ length: count }), () => operation, { concurrency, discard: true })
+  return Effect.runPromise(counting === undefined ? all : Effect.provideService(all, Scheduler.Scheduler, counting))
+}
+
+/**
+ * Counts the fiber run loop's steps: it asks the scheduler whether to yield once per step. Set
+ * only while steps are counted (a separate pass, not a measured round).
+ */
+class CountingScheduler extends Scheduler.MixedScheduler {
+  steps = 0
+  override shouldYield(fiber: Parameters<Scheduler.MixedScheduler["shouldYield"]>[0]) {
+    this.steps++
+    return super.shouldYield(fiber)
+  }
+}
+let counting: CountingScheduler | undefined
 
 /** The operation as the case wants it: it fails unless it connected, or was refused. */
 const expecting = <E extends object, R>(
@@ -269,6 +285,7 @@ type Request =
       readonly concurrency: number
     }
   | { readonly kind: "hold"; readonly target: Target; readonly count: number }
+  | { readonly kind: "steps"; readonly target: Target; readonly outcome: Outcome }
 
 const collect = (globalThis as { gc?: () => void }).gc ?? (() => {})
 
@@ -312,11 +329,33 @@ const measureHeld = async (contender: Contender, request: Extract<Request, { kin
   }
 }
 
+/** Run-loop steps per operation at concurrency 1, less those of `forEach` itself; undefined without Effect. */
+const measureSteps = async (
+  contender: Contender,
+  request: Extract<Request, { kind: "steps" }>
+): Promise<number | undefined> => {
+  const count = 200
+  counting = new CountingScheduler()
+  try {
+    await runEffect(Effect.void, count, 1)
+    const overhead = counting.steps
+    counting.steps = 0
+    await contender.run(request.target, request.outcome, count, 1)
+    return counting.steps === 0 ? undefined : (counting.steps - overhead) / count
+  } finally {
+    counting = undefined
+  }
+}
+
 const serveWorker = (contender: Contender) => {
   process.on("message", async (request: Request) => {
     try {
       const report =
-        request.kind === "run" ? await measureRun(contender, request) : await measureHeld(contender, request)
+        request.kind === "run"
+          ? await measureRun(contender, request)
+          : request.kind === "hold"
+            ? await measureHeld(contender, request)
+            : await measureSteps(contender, request)
       process.send!({ ok: report })
     } catch (error) {
       process.send!({ error: String(error) })
@@ -475,6 +514,7 @@ const main = async () => {
       : { unix: c.outcome === "connect" ? listening : stale }
   const reports = new Map<string, Array<RunReport>>()
   const held = new Map<string, HeldReport>()
+  const steps = new Map<string, number | undefined>()
   const workers = new Map<string, Worker>()
   const started = performance.now()
   const loadAtStart = Os.loadavg()[0]!.toFixed(2)
@@ -501,6 +541,18 @@ const main = async () => {
         }
       }
       console.error(`round ${round + 1}/${rounds} (${((performance.now() - started) / 1000).toFixed(0)} s)`)
+    }
+    for (const c of cases.filter((c) => c.concurrency === 1)) {
+      for (const contender of contenders) {
+        steps.set(
+          `${c.name}/${contender.name}`,
+          await workers.get(contender.name)!.ask<number | undefined>({
+            kind: "steps",
+            target: targetOf(c),
+            outcome: c.outcome
+          })
+        )
+      }
     }
     // Holding once first, so that the measured holds do not count the code they compile.
     for (const contender of contenders) {
@@ -559,6 +611,13 @@ const main = async () => {
       ...perOp((report) => report.gcMicros, 2)(c)
     ])
   )
+  const effectContenders = contenders.filter((x) => x.name !== "node:net")
+  const stepTable = markdownTable(
+    ["case", ...effectContenders.map((x) => `${x.name} steps`)],
+    cases
+      .filter((c) => c.concurrency === 1)
+      .map((c) => [c.name, ...effectContenders.map((x) => steps.get(`${c.name}/${x.name}`)?.toFixed(1) ?? "n/a")])
+  )
   const memory = markdownTable(
     ["held (tcp)", ...contenders.map((x) => `${x.name} heap KB`), ...contenders.map((x) => `${x.name} RSS KB`)],
     heldCounts.map((count) => [
@@ -584,6 +643,10 @@ const main = async () => {
     "JavaScript heap allocated, and GC time, per operation (medians):",
     "",
     allocations,
+    "",
+    "Fiber run-loop steps per operation (concurrency 1, counted through the scheduler, less forEach's own):",
+    "",
+    stepTable,
     "",
     "Memory per held connection (after a full GC; heap used and RSS):",
     "",
