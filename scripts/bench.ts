@@ -14,7 +14,8 @@ const programs: ReadonlyArray<{
   readonly file: string
   readonly args?: ReadonlyArray<string>
 }> = [
-  { title: "Connect throughput on loopback (issue 3)", file: "packages/node/bench/connect.ts" },
+  { title: "Connect path against raw node:net (issues 3 and 13)", file: "packages/node/bench/connect.ts" },
+  { title: "What Effect's runtime costs per connect (issue 13)", file: "packages/node/bench/effect-runtime.ts" },
   {
     title: "Handles and memory after 10,000 failures and 10,000 interruptions (issue 3)",
     file: "packages/node/bench/resources.ts"

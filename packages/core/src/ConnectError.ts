@@ -15,6 +15,7 @@ import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 import * as Errno from "./Errno.ts"
 import { stackless } from "./internal/stackless.ts"
+import * as trusted from "./internal/trusted.ts"
 import * as SockAddr from "./SockAddr.ts"
 
 /**
@@ -579,27 +580,27 @@ const describe = (syscall: Syscall, code: string, context: Context, meaning: str
 
 /** The fields every errno error is built from; `UnknownErrno` adds its `code`. */
 interface Props {
+  _tag: string
   code?: string
   errno?: number
   syscall: Syscall
   address?: SockAddr.SockAddr
   localAddress?: SockAddr.SockAddr
   meaning: string
-  message: string
   cause?: unknown
 }
 
 // The optional fields are left out rather than set to undefined (the Schema would encode them
 // as present), and added one by one rather than deleted: a `delete` turns the object into a
-// slow dictionary.
+// slow dictionary. `message` is not among them: it is computed when first read (below).
 const fieldsOf = (
+  _tag: string,
   errno: number | undefined,
   syscall: Syscall,
   meaning: string,
-  message: string,
   context: Context
 ): Props => {
-  const props: Props = { syscall, meaning, message }
+  const props: Props = { _tag, syscall, meaning }
   if (errno !== undefined) props.errno = errno
   if (context.address !== undefined) props.address = context.address
   if (context.localAddress !== undefined) props.localAddress = context.localAddress
@@ -608,8 +609,30 @@ const fieldsOf = (
 }
 
 /**
+ * The message of an error built by {@link make} or {@link unknown}, formatted when first read
+ * (most refused connects are retried or matched by tag, and nobody reads it), then kept as an
+ * own property, as one given to the constructor is. Formatting an address on every failure
+ * was part of what a refused connect cost. Own and not enumerable, as `Error` makes it.
+ */
+const lazyMessage: PropertyDescriptor = {
+  get(this: Props) {
+    const message = describe(this.syscall, this.code ?? this._tag, this, this.meaning)
+    Object.defineProperty(this, "message", { value: message, writable: true, enumerable: false, configurable: true })
+    return message
+  },
+  // An assignment (`error.message = ...`) makes it the instance's own, as on any Error. (A
+  // message given to the constructor is already the instance's own: `Error` defines it.)
+  set(this: Props, message: string) {
+    Object.defineProperty(this, "message", { value: message, writable: true, enumerable: false, configurable: true })
+  },
+  enumerable: false,
+  configurable: true
+}
+
+/**
  * The error for an errno name, with number, meaning and message filled in from the table.
- * `syscall` defaults to `connect`.
+ * `syscall` defaults to `connect`. The fields are the library's own (the table's row, an
+ * address already parsed), so they are not validated again; the message is computed when read.
  *
  * @example
  * ```ts
@@ -626,10 +649,8 @@ const fieldsOf = (
  */
 export const make = <K extends Errno.Name>(name: K, context: Context = {}): ByName[K] => {
   const row = Errno.info(name)
-  const syscall = context.syscall ?? "connect"
-  const Class = classes[name] as unknown as new (props: Props) => ByName[K]
-  const props = fieldsOf(row.number, syscall, row.meaning, describe(syscall, name, context, row.meaning), context)
-  return stackless(() => new Class(props))
+  const props = fieldsOf(name, row.number, context.syscall ?? "connect", row.meaning, context)
+  return build(classes[name] as unknown as new (input: never) => ByName[K], props)
 }
 
 /**
@@ -649,11 +670,22 @@ export const unknown = (
   code: string,
   context: Context & { readonly errno?: number | undefined } = {}
 ): UnknownErrno => {
-  const syscall = context.syscall ?? "connect"
   const meaning = `an error the library has no tag for (${code})`
   const errno = context.errno === undefined ? undefined : Math.abs(context.errno)
-  const props = fieldsOf(errno, syscall, meaning, describe(syscall, code, context, meaning), context)
-  return stackless(() => new UnknownErrno({ ...props, code }))
+  const props = fieldsOf("UnknownErrno", errno, context.syscall ?? "connect", meaning, context)
+  props.code = code
+  return build(UnknownErrno, props)
+}
+
+/** Builds through Effect's trusted constructor, or, without one, the validating constructor. */
+const build = <A>(Class: new (input: never) => A, props: Props): A => {
+  if (trusted.construct !== undefined) return stackless(() => trusted.construct!(Class, props))
+  const message = describe(props.syscall, props.code ?? props._tag, props, props.meaning)
+  return stackless(() => new Class({ ...props, message } as never))
+}
+
+for (const Class of [...Object.values(classes), UnknownErrno]) {
+  Object.defineProperty(Class.prototype, "message", lazyMessage)
 }
 
 const classByTag: Readonly<Record<string, Function>> = { ...classes, UnknownErrno }

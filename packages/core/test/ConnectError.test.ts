@@ -5,6 +5,7 @@ import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import * as ChildProcess from "node:child_process"
 import { ConnectError, Errno, InvalidInput, SockAddr } from "../src/index.ts"
+import * as Trusted from "../src/internal/trusted.ts"
 
 // The class of a tag, widened so `instanceof` accepts any of them.
 const classOf = (name: Errno.Name): Function => ConnectError.classes[name]
@@ -79,6 +80,65 @@ describe("ConnectError", () => {
       { encoding: "utf8", timeout: 30_000 }
     )
     assert.deepStrictEqual(JSON.parse(output.trim()), { tag: "ECONNREFUSED", frozen: true })
+  })
+
+  it("make builds through Effect's trusted constructor: no Schema pass over the library's own fields", () => {
+    // Pinned: if an Effect upgrade drops it, errors are still built (validated), and this says so.
+    assert.isFunction(Trusted.construct)
+    // The proof that no Schema pass ran: `message` is a required field, and make does not pass
+    // it. The validating constructor refuses the same fields.
+    const error = ConnectError.make("ECONNREFUSED", { address: addr("127.0.0.1:1") })
+    assert.isFalse(Object.hasOwn(error, "message"))
+    const { message: _message, ...fields } = { ...error, message: undefined }
+    assert.throws(() => new ConnectError.ECONNREFUSED(fields as never))
+  })
+
+  it("the message is computed when first read, then kept as the error's own", () => {
+    const address = addr("127.0.0.1:1")
+    const error = ConnectError.make("ECONNREFUSED", { address })
+    assert.isFalse(Object.hasOwn(error, "message"))
+    const expected = `connect ECONNREFUSED 127.0.0.1:1: ${Errno.info("ECONNREFUSED").meaning}`
+    assert.strictEqual(error.message, expected)
+    assert.isTrue(Object.hasOwn(error, "message"))
+    assert.strictEqual(error.message, expected)
+    assert.strictEqual(String(error), `ECONNREFUSED: ${expected}`)
+  })
+
+  it("an error made by make equals, field for field, one built and validated by its constructor", () => {
+    const address = addr("[::1]:443")
+    const cause = new Error("underneath")
+    const made = ConnectError.make("ECONNREFUSED", { address, cause })
+    const row = Errno.info("ECONNREFUSED")
+    const validated = new ConnectError.ECONNREFUSED({
+      errno: row.number,
+      syscall: "connect",
+      address,
+      meaning: row.meaning,
+      message: `connect ECONNREFUSED [::1]:443: ${row.meaning}`,
+      cause
+    })
+    void made.message
+    assert.deepStrictEqual({ ...made }, { ...validated })
+    const encode = Schema.encodeUnknownSync(ConnectError.schema)
+    assert.deepStrictEqual(encode(made), encode(validated))
+    assert.isTrue(Schema.is(ConnectError.schema)(ConnectError.make("ENOENT")))
+    // Encoding reads the message though nobody had.
+    assert.strictEqual(
+      (encode(ConnectError.unknown("EPIPE", { errno: 32 })) as { message: string }).message,
+      "connect EPIPE: an error the library has no tag for (EPIPE)"
+    )
+  })
+
+  it("the public constructor still validates, and a message given to it is kept", () => {
+    const row = Errno.info("EINTR")
+    const given = new ConnectError.EINTR({
+      errno: row.number,
+      syscall: "connect",
+      meaning: row.meaning,
+      message: "mine"
+    })
+    assert.strictEqual(given.message, "mine")
+    assert.throws(() => new ConnectError.EINTR({ errno: "4", syscall: "connect", meaning: "m", message: "x" } as never))
   })
 
   it("isConnectError is false for look-alikes and other errors", () => {

@@ -16,6 +16,7 @@ import * as Stream from "effect/Stream"
 import * as Path from "node:path"
 import {
   closedTcpPort,
+  expectReleased,
   closedUdpPort,
   freeTcpPort,
   hangingTcpPort,
@@ -24,6 +25,7 @@ import {
   resourcesSettle,
   root,
   socketOptionsOf,
+  socketDescriptors,
   socketResources,
   stableResources,
   summary,
@@ -239,10 +241,11 @@ describe("the handle over the kernel", () => {
       const port = yield* closedTcpPort("127.0.0.1")
       const localPort = yield* freeTcpPort("127.0.0.1")
       const baseline = yield* stableResources
+      const descriptors = socketDescriptors()
       const handle = yield* Network.open("stream", { local: `127.0.0.1:${localPort}`, noDelay: true })
       expect((yield* Effect.flip(handle.connect(`127.0.0.1:${port}`)))._tag).toBe("ECONNREFUSED")
       // The failed kernel socket is gone before connect returned.
-      expect(socketResources()).toEqual(baseline)
+      yield* expectReleased(descriptors, baseline)
       const server = yield* tcpServer("127.0.0.1", "echo", port)
       yield* handle.connect(`127.0.0.1:${port}`)
       // Bound again to the same local port: the old socket no longer holds it, and the
@@ -258,6 +261,7 @@ describe("the handle over the kernel", () => {
       Effect.gen(function* () {
         const port = yield* hangingTcpPort
         const baseline = yield* stableResources
+        const descriptors = socketDescriptors()
         const handle = yield* Network.open("stream")
         const started = Date.now()
         const error = yield* Effect.flip(handle.connect(`127.0.0.1:${port}`, { deadline: "150 millis" }))
@@ -267,7 +271,7 @@ describe("the handle over the kernel", () => {
         expect(error._tag === "DeadlineExceeded" && error.address && SockAddr.format(error.address)).toBe(
           `127.0.0.1:${port}`
         )
-        expect(socketResources()).toEqual(baseline)
+        yield* expectReleased(descriptors, baseline)
         expect((yield* handle.state)._tag).toBe("Failed")
       }),
       NodeNetwork.layer
@@ -283,6 +287,7 @@ describe("the handle over the kernel", () => {
           const uncaught = yield* uncaughtErrors
           const port = yield* hangingTcpPort
           const baseline = yield* stableResources
+          const descriptors = socketDescriptors()
           const handle = yield* Network.open("stream")
           let finalized = false
           const attempt = yield* Effect.forkChild(
@@ -303,7 +308,7 @@ describe("the handle over the kernel", () => {
           expect(Exit.hasInterrupts(yield* Fiber.await(attempt))).toBe(true)
           expect(finalized).toBe(true)
           // Destroyed and closed by the time the interruption completed.
-          expect(socketResources()).toEqual(baseline)
+          yield* expectReleased(descriptors, baseline)
           expect((yield* handle.state)._tag).toBe("Idle")
           expect(uncaught).toEqual([])
         }),
@@ -319,6 +324,7 @@ describe("the handle over the kernel", () => {
         Effect.gen(function* () {
           const port = yield* hangingTcpPort
           const baseline = yield* stableResources
+          const descriptors = socketDescriptors()
           const handle = yield* Network.open("stream", { noDelay: true })
           const controller = new AbortController()
           const attempt = yield* Effect.forkChild(handle.connect(`127.0.0.1:${port}`, { signal: controller.signal }), {
@@ -336,7 +342,7 @@ describe("the handle over the kernel", () => {
             localAddress: undefined
           })
           expect(error._tag === "EINTR" && error.cause).toEqual(new Error("the caller gave up"))
-          expect(socketResources()).toEqual(baseline)
+          yield* expectReleased(descriptors, baseline)
           const server = yield* tcpServer("127.0.0.1", "echo")
           yield* handle.connect(`127.0.0.1:${server.port}`)
           expect(yield* echoThrough(yield* handle.socket, "after EINTR")).toBe("after EINTR")

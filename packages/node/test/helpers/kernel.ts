@@ -3,7 +3,7 @@
  * gating, resource counting. Traffic goes to loopback or into network namespaces a test makes.
  */
 import { ConnectError, DialError, InvalidInput, SockAddr } from "@dial/core"
-import { it } from "@effect/vitest"
+import { expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as ChildProcess from "node:child_process"
@@ -359,6 +359,45 @@ export const socketResources = (): Record<string, number> => {
 }
 
 const nextTurn = Effect.callback<void>((resume) => void setImmediate(() => resume(Effect.void)))
+
+/**
+ * The socket file descriptors this process holds (Linux: the entries of /proc/self/fd that are
+ * sockets), or undefined where there is no /proc. The kernel's own count: a descriptor is
+ * closed by `destroy()` at once, while Node's handle wrapper (counted by `socketResources`)
+ * goes a moment later, in the close phase of the same event-loop turn.
+ */
+export const socketDescriptors = (): number | undefined => {
+  let entries: Array<string>
+  try {
+    entries = Fs.readdirSync("/proc/self/fd")
+  } catch {
+    return undefined
+  }
+  let count = 0
+  for (const entry of entries) {
+    try {
+      if (Fs.readlinkSync(`/proc/self/fd/${entry}`).startsWith("socket:")) count++
+    } catch {
+      // Closed between the listing and the read (the listing's own descriptor, for one).
+    }
+  }
+  return count
+}
+
+/**
+ * Asserts what "released" means for a dial stream socket whose close (or failure, or
+ * interruption) has just completed: its descriptor is already closed, with no waiting, and
+ * Node's handle wrappers are gone within one event-loop turn (two check phases: one closed
+ * during the poll phase is freed in that turn's close phase, after its check phase).
+ */
+export const expectReleased = (
+  descriptors: number | undefined,
+  baseline: Record<string, number>
+): Effect.Effect<void> =>
+  Effect.gen(function* () {
+    expect(socketDescriptors()).toBe(descriptors)
+    expect(yield* resourcesSettle(baseline, 3)).toEqual(baseline)
+  })
 
 /**
  * Waits, for at most `turns` event-loop turns, until the socket resources equal `expected`.
