@@ -93,7 +93,8 @@ const probes: ReadonlyArray<{ readonly args: ReadonlyArray<string>; readonly cod
   { args: ["probe", `127.0.0.1:${closed}`, "--json"], code: 1, tag: "ECONNREFUSED" },
   { args: ["probe", `unix:${missing}`, "--json"], code: 1, tag: "ENOENT" },
   { args: ["probe", "127.0.0.1:99999", "--json"], code: 3, tag: "InvalidInput" },
-  { args: ["probe", `unix:${missing}`, "--type", "datagram", "--json"], code: 2, tag: "Unsupported" }
+  // A unix datagram socket goes through @dial/node's native path: the same typed ENOENT.
+  { args: ["probe", `unix:${missing}`, "--type", "datagram", "--json"], code: 1, tag: "ENOENT" }
 ]
 for (const probe of probes) {
   console.log(`\n$ dial ${probe.args.join(" ")}`)
