@@ -38,7 +38,11 @@ const fixture: Conformance.Fixture<TestNetwork.TestNetwork> = {
     return Effect.as(Effect.orDie(TestNetwork.script(address, ["blackhole"])), address)
   }),
   listenAt: (address) => Effect.asVoid(Effect.orDie(TestNetwork.listen(address, { echo: true }))),
-  udpClosed: (f) => Effect.sync(() => fresh(family(f)) as SockAddrType.Inet)
+  udpClosed: (f) => Effect.sync(() => fresh(family(f)) as SockAddrType.Inet),
+  server: TestNetwork.listen(fresh("inet4", 0)).pipe(
+    Effect.map((listener) => ({ address: listener.address, accept: Effect.orDie(listener.accept) })),
+    Effect.orDie
+  )
 }
 
 Conformance.suite("TestNetwork", { layer: TestNetwork.layer(), fixture, kernel: false })

@@ -165,8 +165,12 @@ abstract class HandleImpl implements SocketHandle.Handle {
     })
   }
 
+  /** Lets go of a connection the peer or an error has ended (a stream's; nothing otherwise). */
+  settle(): void {}
+
   get state(): Effect.Effect<SocketHandle.State> {
     return Effect.sync(() => {
+      this.settle()
       // Read while the socket is surely open: the value may outlive it.
       if (this.current._tag === "Connected") void this.current.local
       return this.current
@@ -233,6 +237,7 @@ abstract class HandleImpl implements SocketHandle.Handle {
     const validated = validate(this.type, this.options.local, input, connectOptions)
     if (Result.isFailure(validated)) return Effect.fail(validated.failure)
     const { address, deadline, signal } = validated.success
+    this.settle()
     switch (this.current._tag) {
       case "Closed":
         return Effect.fail(ConnectError.make("EBADF", this.contextFor(address)))
@@ -290,17 +295,41 @@ abstract class HandleImpl implements SocketHandle.Handle {
 class StreamHandleImpl extends HandleImpl implements SocketHandle.StreamHandle {
   declare readonly type: "stream" | "seqpacket"
   stream: Transport.StreamConnection | undefined = undefined
+  /** A connection the peer ended, let go by `settle`, closed (idempotently) before the next attempt or on release. */
+  stale: Transport.StreamConnection | undefined = undefined
 
   get socket(): Effect.Effect<Socket.Socket, ConnectError.ConnectError> {
-    return Effect.suspend(() =>
-      this.current._tag === "Connected" && this.stream !== undefined
-        ? Effect.succeed(this.stream.socket)
+    return Effect.map(this.connection, (stream) => stream.socket)
+  }
+
+  get connection(): Effect.Effect<Transport.StreamConnection, ConnectError.ConnectError> {
+    return Effect.suspend(() => {
+      this.settle()
+      return this.current._tag === "Connected" && this.stream !== undefined
+        ? Effect.succeed(this.stream)
         : Effect.fail(this.notConnected("recv"))
-    )
+    })
+  }
+
+  /**
+   * A connection the peer reset or closed (both ways) is gone: the handle returns to Idle, so
+   * a reconnect loop can `connect` again rather than meet EISCONN on a dead connection. A
+   * half-closed one (the peer's FIN only) stays Connected: we can still write.
+   */
+  override settle(): void {
+    const stream = this.stream
+    if (stream === undefined || stream.closed !== true || this.current._tag !== "Connected") return
+    this.stream = undefined
+    this.stale = stream
+    this.current = idle
   }
 
   attempt(address: Concrete): Effect.Effect<Endpoints, SocketHandle.ConnectFailure> {
-    return this.transport.connectStream({ type: this.type, address, options: this.options })
+    const connect = this.transport.connectStream({ type: this.type, address, options: this.options })
+    const stale = this.stale
+    if (stale === undefined) return connect
+    this.stale = undefined
+    return Effect.andThen(stale.close, connect)
   }
 
   whileConnected(address: SockAddr.SockAddr) {
@@ -338,8 +367,11 @@ class StreamHandleImpl extends HandleImpl implements SocketHandle.StreamHandle {
 
   release(): Effect.Effect<void> {
     const current = this.stream
+    const stale = this.stale
     this.stream = undefined
-    return current === undefined ? Effect.void : current.close
+    this.stale = undefined
+    const closeCurrent = current === undefined ? Effect.void : current.close
+    return stale === undefined ? closeCurrent : Effect.andThen(stale.close, closeCurrent)
   }
 }
 

@@ -272,6 +272,10 @@ class ClientConnection implements Transport.StreamConnection {
   get close() {
     return this.side.close
   }
+
+  get closed() {
+    return this.side.closed
+  }
 }
 
 /** Counts the error tags that reach the application. */
@@ -602,6 +606,8 @@ const build = (
     const { client, server } = makePair(echo)
     attempt.settled = true
     const { clock, id, type, address, local, binding } = attempt
+    client.name({ local, peer: address })
+    server?.name({ local: address, peer: local })
     record(clock, "connect", id, type, address, local, "ok")
     client.onDestroy = () => {
       if (binding !== undefined) tcp.release(binding)
