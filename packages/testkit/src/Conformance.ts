@@ -640,6 +640,102 @@ export const suite = <R, E>(name: string, options: Options<R, E>): void => {
     })
   })
 
+  /** The failure of an exit, or a defect if it succeeded. */
+  const failureOf = <A, E2>(exit: import("effect/Exit").Exit<A, E2>) => {
+    const error = exit._tag === "Failure" ? Cause.findErrorOption(exit.cause) : Option.none()
+    assert.isTrue(Option.isSome(error), "the operation failed")
+    return Option.getOrThrow(error) as unknown as { readonly _tag: string }
+  }
+
+  cases.push({
+    name: "handle API: write, read, end; the peer's FIN is None after its bytes",
+    needs: ["server"],
+    body: Effect.gen(function* () {
+      const server = yield* fixture.server!
+      const handle = yield* Network.connect(server.address)
+      const peer = yield* server.accept
+      yield* handle.write("hello")
+      assert.strictEqual(yield* readBytes(peer.socket, 5), "hello")
+      yield* Effect.scoped(Effect.flatMap(peer.socket.writer, (writer) => writer.write(encoder.encode("world"))))
+      let got = ""
+      for (let i = 0; i < 100; i++) {
+        const next = yield* handle.read()
+        if (Option.isNone(next)) break
+        for (const chunk of next.value) got += textOf(chunk)
+      }
+      assert.strictEqual(got, "world")
+      // Half-open: we still write after the peer's end, then end ourselves.
+      yield* handle.write("after")
+      yield* handle.end
+      assert.strictEqual(yield* readBytes(peer.socket, 5), "after")
+      const end = yield* Effect.flip(Effect.scoped(Effect.flatMap(peer.socket.reader, (r) => r.pull)))
+      assert.strictEqual(reasonOf(end).code, 1000)
+      // Ended both ways, the connection is gone: the handle let it go.
+      assert.strictEqual((yield* handle.state)._tag, "Idle")
+      assert.strictEqual(tagOf(yield* Effect.flip(handle.write("x"))), "ENOTCONN")
+    })
+  })
+
+  cases.push({
+    name: "read deadline: a silent peer fails read with DeadlineExceeded (read); the connection stays usable",
+    needs: ["server"],
+    body: Effect.gen(function* () {
+      const server = yield* fixture.server!
+      const handle = yield* Network.connect(server.address)
+      const peer = yield* server.accept
+      const { exit, elapsed } = yield* deadlineOf(handle.read({ deadline: "100 millis" }), 100)
+      const error = failureOf(exit) as unknown as { _tag: string; operation: string; deadlineMillis: number }
+      assert.strictEqual(error._tag, "DeadlineExceeded")
+      assert.strictEqual(error.operation, "read")
+      assert.strictEqual(error.deadlineMillis, 100)
+      assert.isAtLeast(elapsed, 95)
+      yield* Effect.scoped(Effect.flatMap(peer.socket.writer, (writer) => writer.write(encoder.encode("late"))))
+      const late = yield* handle.read()
+      assert.strictEqual(Option.isSome(late) && textOf(late.value[0]), "late")
+    })
+  })
+
+  cases.push({
+    name: "handle deadlines reach the socket view: a pull past the read deadline is a SocketError caused by DeadlineExceeded",
+    needs: ["server"],
+    body: Effect.gen(function* () {
+      const server = yield* fixture.server!
+      const handle = yield* Network.connect(server.address)
+      yield* server.accept
+      yield* handle.setDeadlines({ read: "100 millis" })
+      const socket = yield* handle.socket
+      const { exit } = yield* deadlineOf(Effect.scoped(Effect.flatMap(socket.reader, (r) => r.pull)), 100)
+      const error = failureOf(exit) as unknown as Socket.SocketError
+      const { tag, cause } = reasonOf(error)
+      assert.strictEqual(tag, "SocketReadError")
+      assert.strictEqual(cause?._tag, "DeadlineExceeded")
+      assert.strictEqual((cause as unknown as { operation: string }).operation, "read")
+      assert.isTrue(Retry.isTransient(error))
+      // Bad deadlines are InvalidInput and change nothing.
+      assert.strictEqual(tagOf(yield* Effect.flip(handle.setDeadlines({ read: -1 }))), "InvalidInput")
+      assert.strictEqual(tagOf(yield* Effect.flip(handle.read({ deadline: Number.NaN }))), "InvalidInput")
+    })
+  })
+
+  cases.push({
+    name: "idle deadline: no traffic for that long closes the connection; a waiting read fails with DeadlineExceeded (idle)",
+    needs: ["server"],
+    body: Effect.gen(function* () {
+      const server = yield* fixture.server!
+      const handle = yield* Network.connect(server.address)
+      const peer = yield* server.accept
+      yield* handle.setDeadlines({ idle: "100 millis" })
+      const { exit } = yield* deadlineOf(handle.read(), 100)
+      const error = failureOf(exit) as unknown as { _tag: string; operation: string }
+      assert.strictEqual(error._tag, "DeadlineExceeded")
+      assert.strictEqual(error.operation, "idle")
+      // The handle let the connection go: it is Idle and can connect again.
+      assert.strictEqual((yield* handle.state)._tag, "Idle")
+      assert.strictEqual(tagOf(yield* Effect.flip(handle.read())), "ENOTCONN")
+      void peer
+    })
+  })
+
   for (const family of ["IPv4", "IPv6"] as const) {
     cases.push({
       name: `datagram ${family}: connect, send, receive the echo`,

@@ -20,6 +20,15 @@ import * as InvalidInput from "../InvalidInput.ts"
 import * as SockAddr from "../SockAddr.ts"
 import type * as SocketHandle from "../SocketHandle.ts"
 import type * as Transport from "../Transport.ts"
+import { decode as decodeLimits, type Limits, Live, noLimits } from "./connection.ts"
+
+/** A per-operation deadline: undefined for none (the handle's then apply). */
+const decodeOperation = (options: SocketHandle.OperationOptions | undefined) => {
+  if (options?.deadline === undefined) return Result.succeed(undefined)
+  const decoded = InvalidInput.duration("deadline", options.deadline, { infinite: "allow" })
+  if (Result.isFailure(decoded)) return decoded
+  return Result.succeed(Duration.isFinite(decoded.success) ? decoded.success : undefined)
+}
 
 type Concrete = SockAddr.Inet | SockAddr.UnixPath | SockAddr.UnixAbstract
 
@@ -168,6 +177,11 @@ abstract class HandleImpl implements SocketHandle.Handle {
   /** Lets go of a connection the peer or an error has ended (a stream's; nothing otherwise). */
   settle(): void {}
 
+  /** What starts with a kept connection (a stream's deadlines). */
+  afterKeep(): Effect.Effect<void> {
+    return Effect.void
+  }
+
   get state(): Effect.Effect<SocketHandle.State> {
     return Effect.sync(() => {
       this.settle()
@@ -273,7 +287,7 @@ abstract class HandleImpl implements SocketHandle.Handle {
         if (owned) {
           this.keep(exit.value)
           this.current = connectedTo(exit.value)
-          return Effect.void
+          return this.afterKeep()
         }
         // The handle was closed while this fiber connected: nothing may outlive it.
         return Effect.andThen(
@@ -298,16 +312,52 @@ class StreamHandleImpl extends HandleImpl implements SocketHandle.StreamHandle {
   /** A connection the peer ended, let go by `settle`, closed (idempotently) before the next attempt or on release. */
   stale: Transport.StreamConnection | undefined = undefined
 
+  /** The connection's deadlines and the handle's own reader and writer, while connected. */
+  live: Live | undefined = undefined
+  limits: Limits = noLimits
+
   get socket(): Effect.Effect<Socket.Socket, ConnectError.ConnectError> {
-    return Effect.map(this.connection, (stream) => stream.socket)
+    return Effect.map(this.liveNow("read"), (live) => live.socket)
   }
 
   get connection(): Effect.Effect<Transport.StreamConnection, ConnectError.ConnectError> {
+    return Effect.map(this.liveNow("read"), (live) => live.stream)
+  }
+
+  liveNow(syscall: ConnectError.Syscall): Effect.Effect<Live, ConnectError.ConnectError> {
     return Effect.suspend(() => {
       this.settle()
-      return this.current._tag === "Connected" && this.stream !== undefined
-        ? Effect.succeed(this.stream)
-        : Effect.fail(this.notConnected("recv"))
+      return this.current._tag === "Connected" && this.live !== undefined
+        ? Effect.succeed(this.live)
+        : Effect.fail(this.notConnected(syscall))
+    })
+  }
+
+  read(options?: SocketHandle.OperationOptions) {
+    const deadline = decodeOperation(options)
+    if (Result.isFailure(deadline)) return Effect.fail(deadline.failure)
+    return Effect.flatMap(this.liveNow("read"), (live) => live.read(deadline.success))
+  }
+
+  write(data: Uint8Array | string, options?: SocketHandle.OperationOptions) {
+    if (typeof data !== "string" && !(data instanceof Uint8Array)) {
+      return Effect.fail(InvalidInput.make("data", typeof data, "expected a Uint8Array or a string"))
+    }
+    const deadline = decodeOperation(options)
+    if (Result.isFailure(deadline)) return Effect.fail(deadline.failure)
+    return Effect.flatMap(this.liveNow("write"), (live) => live.write(data, deadline.success))
+  }
+
+  get end(): Effect.Effect<void, ConnectError.ConnectError> {
+    return Effect.flatMap(this.liveNow("shutdown"), (live) => live.end)
+  }
+
+  setDeadlines(deadlines: SocketHandle.Deadlines): Effect.Effect<void, InvalidInput.InvalidInput> {
+    return Effect.suspend(() => {
+      const decoded = decodeLimits(deadlines, this.limits)
+      if (Result.isFailure(decoded)) return Effect.fail(decoded.failure)
+      this.limits = decoded.success
+      return this.live === undefined ? Effect.void : this.live.setLimits(decoded.success)
     })
   }
 
@@ -318,18 +368,26 @@ class StreamHandleImpl extends HandleImpl implements SocketHandle.StreamHandle {
    */
   override settle(): void {
     const stream = this.stream
-    if (stream === undefined || stream.closed !== true || this.current._tag !== "Connected") return
+    if (stream === undefined || this.current._tag !== "Connected") return
+    if (stream.closed !== true && this.live?.idleFailure === undefined) return
     this.stream = undefined
     this.stale = stream
+    this.staleLive = this.live
+    this.live = undefined
     this.current = idle
   }
+
+  staleLive: Live | undefined = undefined
 
   attempt(address: Concrete): Effect.Effect<Endpoints, SocketHandle.ConnectFailure> {
     const connect = this.transport.connectStream({ type: this.type, address, options: this.options })
     const stale = this.stale
+    const staleLive = this.staleLive
     if (stale === undefined) return connect
     this.stale = undefined
-    return Effect.andThen(stale.close, connect)
+    this.staleLive = undefined
+    const closeStale = staleLive === undefined ? stale.close : Effect.andThen(staleLive.release, stale.close)
+    return Effect.andThen(closeStale, connect)
   }
 
   whileConnected(address: SockAddr.SockAddr) {
@@ -342,6 +400,12 @@ class StreamHandleImpl extends HandleImpl implements SocketHandle.StreamHandle {
 
   keep(endpoints: Endpoints) {
     this.stream = endpoints as Transport.StreamConnection
+    this.live = new Live(this.stream, noLimits)
+  }
+
+  // The handle's deadlines carry over to each new connection (an idle watcher starts with it).
+  override afterKeep(): Effect.Effect<void> {
+    return this.live === undefined || this.limits === noLimits ? Effect.void : this.live.setLimits(this.limits)
   }
 
   abandon(endpoints: Endpoints) {
@@ -368,10 +432,15 @@ class StreamHandleImpl extends HandleImpl implements SocketHandle.StreamHandle {
   release(): Effect.Effect<void> {
     const current = this.stream
     const stale = this.stale
+    const lives = [this.live, this.staleLive]
     this.stream = undefined
     this.stale = undefined
-    const closeCurrent = current === undefined ? Effect.void : current.close
-    return stale === undefined ? closeCurrent : Effect.andThen(stale.close, closeCurrent)
+    this.live = undefined
+    this.staleLive = undefined
+    let effect = current === undefined ? Effect.void : current.close
+    if (stale !== undefined) effect = Effect.andThen(stale.close, effect)
+    for (const live of lives) if (live !== undefined) effect = Effect.andThen(live.release, effect)
+    return effect
   }
 }
 
