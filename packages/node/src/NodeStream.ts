@@ -286,8 +286,10 @@ export const forPg = <S extends NodeSocket>(socket: S): S => {
 }
 
 /**
- * A factory for postgres' `socket` option (`postgres({ socket })`), which awaits a connected
- * socket per connection: each call runs `dial` and rejects with its typed error.
+ * A factory that runs `connect` for every call and resolves with the socket; a failed dial
+ * rejects with its typed error. It is what postgres' `socket` option takes (`postgres({ socket })`).
+ * postgres rejects the query waiting on a failed factory with dial's error, but stops dialing
+ * after it (postgres 3.4): make a new `sql` once the server is back, or use pg for reconnects.
  *
  * @example
  * ```ts
