@@ -20,7 +20,9 @@ import * as SockAddr from "./SockAddr.ts"
 
 /**
  * The system call that failed. `send` and `recv` are a connected datagram socket's: the
- * ECONNREFUSED of an ICMP port-unreachable arrives on them, not on `connect`.
+ * ECONNREFUSED of an ICMP port-unreachable arrives on them, not on `connect`. `read`, `write`
+ * and `shutdown` are a connected stream's: the ECONNRESET, EPIPE or ETIMEDOUT of a connection's
+ * life after connect.
  *
  * @example
  * ```ts
@@ -33,7 +35,7 @@ import * as SockAddr from "./SockAddr.ts"
  * @category schemas
  * @since 0.1.0
  */
-export const Syscall = Schema.Literals(["connect", "bind", "send", "recv", "socket"])
+export const Syscall = Schema.Literals(["connect", "bind", "send", "recv", "socket", "read", "write", "shutdown"])
 
 /**
  * @example
@@ -461,15 +463,31 @@ export class EINVAL extends Schema.TaggedError<EINVAL>()("EINVAL", fields) {}
  */
 export class ENOTCONN extends Schema.TaggedError<ENOTCONN>()("ENOTCONN", fields) {}
 /**
- * A code the library has no tag for. `code` keeps the runtime's code (`"EPIPE"`,
+ * EPIPE: see `Errno.table.EPIPE`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { ConnectError } from "@dial/core"
+ *
+ * const error = ConnectError.make("EPIPE", { syscall: "write" })
+ * const handled = Effect.fail(error).pipe(Effect.catchTag("EPIPE", (e) => Effect.succeed(e.errno)))
+ * ```
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class EPIPE extends Schema.TaggedError<EPIPE>()("EPIPE", fields) {}
+/**
+ * A code the library has no tag for. `code` keeps the runtime's code (`"ENOBUFS"`,
  * `"ERR_SOMETHING"`), `errno` the number when there was one.
  *
  * @example
  * ```ts
  * import { ConnectError } from "@dial/core"
  *
- * const error = ConnectError.unknown("EPIPE", { errno: 32, syscall: "send" })
- * error.code // "EPIPE"
+ * const error = ConnectError.unknown("ENOBUFS", { errno: 105, syscall: "send" })
+ * error.code // "ENOBUFS"
  * ```
  *
  * @category errors
@@ -518,7 +536,8 @@ export const classes = {
   EHOSTUNREACH,
   ENETDOWN,
   EINVAL,
-  ENOTCONN
+  ENOTCONN,
+  EPIPE
 } as const
 
 /**
@@ -660,7 +679,7 @@ export const make = <K extends Errno.Name>(name: K, context: Context = {}): ByNa
  * ```ts
  * import { ConnectError } from "@dial/core"
  *
- * ConnectError.unknown("EPIPE", { errno: 32 }).errno // 32
+ * ConnectError.unknown("ENOBUFS", { errno: 105 }).errno // 105
  * ```
  *
  * @category constructors

@@ -33,6 +33,11 @@ import * as SockAddr from "./SockAddr.ts"
 export class DeadlineExceeded extends Schema.TaggedError<DeadlineExceeded>()("DeadlineExceeded", {
   /** The deadline that passed, in milliseconds. */
   deadlineMillis: Schema.Number,
+  /**
+   * What it limited: `connect` (absent on errors from before connections had deadlines), or a
+   * connection's `read`, `write` or `idle` deadline.
+   */
+  operation: Schema.optional(Schema.Literals(["connect", "read", "write", "idle"])),
   address: Schema.optional(SockAddr.schema),
   localAddress: Schema.optional(SockAddr.schema),
   message: Schema.String
@@ -55,14 +60,20 @@ export const deadlineExceeded = (options: {
   readonly deadline: Duration.Input
   readonly address?: SockAddr.SockAddr | undefined
   readonly localAddress?: SockAddr.SockAddr | undefined
+  readonly operation?: "connect" | "read" | "write" | "idle" | undefined
 }): DeadlineExceeded => {
   const deadlineMillis = Duration.toMillis(Duration.fromInputUnsafe(options.deadline))
-  const to = options.address === undefined ? "" : ` connecting to ${SockAddr.format(options.address)}`
+  const operation = options.operation
+  const on = options.address === undefined ? "" : SockAddr.format(options.address)
+  const onConnection = operation !== undefined && operation !== "connect"
+  const to = on === "" ? "" : onConnection ? ` on the connection to ${on}` : ` connecting to ${on}`
+  const what = onConnection ? `${operation} deadline` : "deadline"
   return new DeadlineExceeded({
     deadlineMillis,
+    ...(operation === undefined ? {} : { operation }),
     ...(options.address === undefined ? {} : { address: options.address }),
     ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }),
-    message: `deadline of ${deadlineMillis}ms exceeded${to}`
+    message: `${what} of ${deadlineMillis}ms exceeded${to}`
   })
 }
 
@@ -87,6 +98,7 @@ export const withDeadline = <A, E, R>(
     readonly deadline: Duration.Input
     readonly address?: SockAddr.SockAddr | undefined
     readonly localAddress?: SockAddr.SockAddr | undefined
+    readonly operation?: "connect" | "read" | "write" | "idle" | undefined
   }
 ): Effect.Effect<A, E | DeadlineExceeded, R> =>
   Effect.timeoutOrElse(effect, {

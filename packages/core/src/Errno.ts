@@ -51,7 +51,8 @@ export const names = [
   "EHOSTUNREACH",
   "ENETDOWN",
   "EINVAL",
-  "ENOTCONN"
+  "ENOTCONN",
+  "EPIPE"
 ] as const
 
 /**
@@ -388,6 +389,16 @@ export const table = {
     "About this handle's state: connect it first.",
     "Sending, receiving or disconnecting on a handle that has no peer.",
     "Connect the handle before using its connection."
+  ),
+  EPIPE: row(
+    "EPIPE",
+    32,
+    "transient",
+    false,
+    "Broken pipe: the connection's write side is shut down (the peer closed or reset it, or we ended it).",
+    "The connection is gone, not the server: a new connection can succeed.",
+    "Writing after the peer closed or reset the connection (a server restart, an idle timeout on the server), or after our own end.",
+    "Reconnect and resend (if the request is idempotent); check why the peer closed."
   )
 } as const satisfies { readonly [K in Name]: Info & { readonly name: K } }
 

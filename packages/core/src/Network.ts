@@ -125,6 +125,9 @@ const openKeys = [
   "sendBufferSize"
 ] as const satisfies ReadonlyArray<keyof OpenOptions>
 
+// Shared: most handles are opened without options, and this value is never written.
+const noOptions: Result.Result<Transport.SocketOptions, never> = Result.succeed(Object.freeze({}))
+
 const validateOpen = (
   type: unknown,
   input: OpenOptions | undefined
@@ -132,7 +135,7 @@ const validateOpen = (
   if (type !== "stream" && type !== "datagram" && type !== "seqpacket") {
     return Result.fail(InvalidInput.make("type", type, "expected stream, datagram or seqpacket"))
   }
-  if (input === undefined) return Result.succeed({})
+  if (input === undefined) return noOptions
   // Each option read once: a getter cannot throw past here, nor change its answer after the check.
   const snapshot = InvalidInput.options("options", input, openKeys)
   if (Result.isFailure(snapshot)) return Result.fail(snapshot.failure)

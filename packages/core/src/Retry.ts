@@ -9,6 +9,12 @@
  * class (a server starting up is transient, one refusing this client permanent). Of `effect/net`'s resolution
  * errors, `DnsError` is transient (names get registered) and `NetAddressError` permanent.
  *
+ * `effect/socket`'s `SocketError` is seen through: a read, write or open error is classed by
+ * its cause (a connection's ECONNRESET or EPIPE is transient, as the errno's row says); a
+ * `SocketCloseError` (the connection ended, cleanly or not) is transient, since a new
+ * connection can succeed; a cause that is not one of the library's errors is unclassed. It is
+ * classed at run time only: the guards' narrowed types do not list it.
+ *
  * @example
  * ```ts
  * import { Effect } from "effect"
@@ -189,6 +195,11 @@ const classifyUnguarded = (error: unknown): Errno.RetryClass | undefined => {
       return attempts.some((attempt: { readonly error: unknown }) => classify(attempt.error) === "transient")
         ? "transient"
         : "permanent"
+    }
+    case "SocketError": {
+      const reason = Predicate.hasProperty(error, "reason") ? error.reason : undefined
+      if (tagOf(reason) === "SocketCloseError") return "transient"
+      return Predicate.hasProperty(reason, "cause") ? classify(reason.cause) : undefined
     }
     default:
       return undefined

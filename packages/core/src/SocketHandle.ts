@@ -32,6 +32,7 @@
  *
  * @since 0.1.0
  */
+import type { NonEmptyReadonlyArray } from "effect/Array"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
@@ -157,9 +158,91 @@ export interface Handle {
  */
 export interface StreamHandle extends Handle {
   readonly type: "stream" | "seqpacket"
-  /** The connection as an `effect/socket` `Socket` (channels, RPC, …). ENOTCONN unless connected. */
+  /**
+   * The connection as an `effect/socket` `Socket` (channels, RPC, …), under the handle's
+   * deadlines. ENOTCONN unless connected. Its failures are `SocketError`s whose cause is the
+   * typed error (ECONNRESET, EPIPE, `DeadlineExceeded`…); the peer's clean end is close 1000.
+   */
   readonly socket: Effect.Effect<Socket.Socket, ConnectError.ConnectError>
+  /** The transport's connection (platform adapters such as `@dial/node`'s `NodeStream` use it). */
+  readonly connection: Effect.Effect<Transport.StreamConnection, ConnectError.ConnectError>
+  /**
+   * The next bytes from the peer, `None` once the peer has ended (its FIN, after everything it
+   * sent). Fails with the typed error (ECONNRESET…) or `DeadlineExceeded` (operation `read`).
+   */
+  readonly read: (
+    options?: OperationOptions
+  ) => Effect.Effect<Option.Option<NonEmptyReadonlyArray<Uint8Array>>, StreamFailure>
+  /** Sends bytes, waiting while the send buffer is full. EPIPE once the write side is gone. */
+  readonly write: (data: Uint8Array | string, options?: OperationOptions) => Effect.Effect<void, StreamFailure>
+  /** Half-closes (shutdown(SHUT_WR), a FIN): the peer reads an end; we can still read. */
+  readonly end: Effect.Effect<void, ConnectError.ConnectError>
+  /**
+   * Sets the handle's read, write and idle deadlines (see {@link Deadlines}); they apply to
+   * this and later connections, to `read`/`write` and to `socket` views taken afterwards.
+   */
+  readonly setDeadlines: (deadlines: Deadlines) => Effect.Effect<void, InvalidInput.InvalidInput>
 }
+
+/**
+ * A connection's deadlines, like Go's `SetReadDeadline` / `SetWriteDeadline` renewed before
+ * every call, plus an idle timeout. Each is a duration; `Infinity` (or leaving it out of an
+ * update) removes it. They run on Effect's `Clock`, so `TestClock` drives them.
+ *
+ * - `read`: a read (a pull) waits at most this long, then fails with `DeadlineExceeded`
+ *   (operation `read`); the connection stays usable.
+ * - `write`: a write, with its wait for the send buffer to drain, takes at most this long.
+ * - `idle`: when no read or write has completed for this long, the connection is closed and
+ *   what waits on it fails with `DeadlineExceeded` (operation `idle`).
+ *
+ * @example
+ * ```ts
+ * import type { SocketHandle } from "@dial/core"
+ *
+ * const deadlines: SocketHandle.Deadlines = { read: "5 seconds", write: "5 seconds", idle: "1 minute" }
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Deadlines {
+  readonly read?: Duration.Input | undefined
+  readonly write?: Duration.Input | undefined
+  readonly idle?: Duration.Input | undefined
+}
+
+/**
+ * Per-operation options of `read` and `write`: a deadline for this call, in place of the
+ * handle's.
+ *
+ * @example
+ * ```ts
+ * import type { SocketHandle } from "@dial/core"
+ *
+ * const options: SocketHandle.OperationOptions = { deadline: "250 millis" }
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface OperationOptions {
+  readonly deadline?: Duration.Input | undefined
+}
+
+/**
+ * Everything a connected stream's `read` and `write` can fail with.
+ *
+ * @example
+ * ```ts
+ * import type { SocketHandle } from "@dial/core"
+ *
+ * const tag = (e: SocketHandle.StreamFailure) => e._tag
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type StreamFailure = ConnectError.ConnectError | DialError.DeadlineExceeded | InvalidInput.InvalidInput
 
 /**
  * A datagram handle: connect to choose the peer, then send and receive.

@@ -45,11 +45,13 @@ const syscalls: Readonly<Record<string, ConnectError.Syscall>> = {
   connect: "connect",
   bind: "bind",
   socket: "socket",
-  write: "send",
-  writev: "send",
+  // A stream's read(2)/write(2) (libuv reports writev too); a datagram's send/recv.
+  write: "write",
+  writev: "write",
+  shutdown: "shutdown",
+  read: "read",
   send: "send",
   sendmsg: "send",
-  read: "recv",
   recv: "recv",
   recvmsg: "recv"
 }

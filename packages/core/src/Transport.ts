@@ -103,10 +103,25 @@ export interface StreamConnection {
    */
   readonly local: SockAddr.SockAddr
   readonly peer: SockAddr.SockAddr
-  /** The connection as an `effect/socket` `Socket`. */
+  /**
+   * The connection as an `effect/socket` `Socket`. Every read and write failure is a
+   * `SocketError` whose cause is the core's typed error (syscall `read`, `write` or
+   * `shutdown`, both addresses); the peer's clean end is `SocketCloseError` 1000; closing a
+   * reader's scope fails its suspended pull (1006) and leaves the connection open.
+   */
   readonly socket: Socket.Socket
   /** Destroys the connection. Idempotent. */
   readonly close: Effect.Effect<void>
+  /**
+   * True once the connection is gone both ways by the peer or an error (a reset, a `CloseEvent`,
+   * the peer's FIN after our own end), not by `close`: the handle then lets it go. May be a getter.
+   */
+  readonly closed?: boolean | undefined
+  /**
+   * The platform's own socket object for this connection, for clients that need one (Node: the
+   * kernel `net.Socket`). Undefined where the platform has none (the in-memory network).
+   */
+  readonly native?: unknown
 }
 
 /**

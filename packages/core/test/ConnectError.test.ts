@@ -46,13 +46,13 @@ describe("ConnectError", () => {
   })
 
   it("unknown keeps the code and a positive number", () => {
-    const error = ConnectError.unknown("EPIPE", { errno: -32, syscall: "send", address: addr("127.0.0.1:1") })
+    const error = ConnectError.unknown("ENOBUFS", { errno: -105, syscall: "send", address: addr("127.0.0.1:1") })
     assert.instanceOf(error, ConnectError.UnknownErrno)
     assert.strictEqual(error._tag, "UnknownErrno")
-    assert.strictEqual(error.code, "EPIPE")
-    assert.strictEqual(error.errno, 32)
+    assert.strictEqual(error.code, "ENOBUFS")
+    assert.strictEqual(error.errno, 105)
     assert.strictEqual(error.syscall, "send")
-    assert.include(error.message, "send EPIPE 127.0.0.1:1")
+    assert.include(error.message, "send ENOBUFS 127.0.0.1:1")
     assert.isTrue(ConnectError.isConnectError(error))
     assert.isUndefined(ConnectError.unknown("ERR_X").errno)
   })
@@ -60,7 +60,7 @@ describe("ConnectError", () => {
   it("errno errors capture no JavaScript stack, and the global limit is left as it was", () => {
     const limit = Error.stackTraceLimit
     const made = ConnectError.make("ECONNREFUSED", { address: addr("127.0.0.1:1") })
-    const unknown = ConnectError.unknown("EPIPE")
+    const unknown = ConnectError.unknown("ENOBUFS")
     assert.strictEqual(made.stack, `ECONNREFUSED: ${made.message}`)
     assert.strictEqual(unknown.stack, `UnknownErrno: ${unknown.message}`)
     assert.strictEqual(Error.stackTraceLimit, limit)

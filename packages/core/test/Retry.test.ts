@@ -5,6 +5,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import { TestClock } from "effect/testing"
 import { DnsError } from "effect/net/Dns"
+import * as Socket from "effect/socket/Socket"
 import { NetAddressError } from "effect/net/NetAddress"
 import {
   ConnectError,
@@ -48,7 +49,7 @@ describe("Retry", () => {
       assertOnlyClass(deadline, "transient", "DeadlineExceeded")
       assertOnlyClass(InvalidInput.make("address", "x", "bad"), "permanent", "InvalidInput")
       assertOnlyClass(DialError.unsupported("seqpacket sockets", "node"), "permanent", "Unsupported")
-      assertOnlyClass(ConnectError.unknown("EPIPE", { errno: 32 }), "permanent", "UnknownErrno")
+      assertOnlyClass(ConnectError.unknown("ENOBUFS", { errno: 105 }), "permanent", "UnknownErrno")
       assertOnlyClass(DialError.allAttemptsFailed([]), "permanent", "AllAttemptsFailed with no attempt")
       // effect/net's resolution errors: a name may get registered; a malformed one never parses.
       assertOnlyClass(
@@ -59,10 +60,26 @@ describe("Retry", () => {
       assertOnlyClass(new NetAddressError({ message: "bad", input: "x" }), "permanent", "NetAddressError")
     })
 
+    it("effect/socket's SocketError is classed by its typed cause; a close is transient", () => {
+      const read = (cause: unknown) => new Socket.SocketError({ reason: new Socket.SocketReadError({ cause }) })
+      const write = (cause: unknown) => new Socket.SocketError({ reason: new Socket.SocketWriteError({ cause }) })
+      assertOnlyClass(read(ConnectError.make("ECONNRESET", { syscall: "read" })), "transient", "read ECONNRESET")
+      assertOnlyClass(write(ConnectError.make("EPIPE", { syscall: "write" })), "transient", "write EPIPE")
+      assertOnlyClass(write(ConnectError.make("EBADF", { syscall: "write" })), "permanent", "write EBADF")
+      assertOnlyClass(read(deadline), "transient", "read deadline")
+      assertOnlyClass(
+        new Socket.SocketError({ reason: new Socket.SocketCloseError({ code: 1000 }) }),
+        "transient",
+        "clean close"
+      )
+      // A cause that is not the library's says nothing.
+      assertOnlyClass(read(new Error("x")), undefined, "untyped cause")
+    })
+
     it("AllAttemptsFailed is transient iff any attempt is, for every pair of attempt errors", () => {
       const errors: Array<DialError.Attempt["error"]> = [
         ...Errno.names.map((name) => ConnectError.make(name)),
-        ConnectError.unknown("EPIPE"),
+        ConnectError.unknown("ENOBUFS"),
         deadline
       ]
       let pairs = 0

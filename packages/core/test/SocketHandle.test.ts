@@ -73,10 +73,13 @@ const fakeSocket = (kernel: Kernel, id: number): Socket.Socket =>
   Socket.make({
     reader: Effect.never,
     writer: Effect.succeed({
+      // "stall" never drains: a peer that stopped reading, for write deadlines.
       write: (chunk) =>
-        Effect.sync(() => {
-          kernel.written.push(`${id}: ${typeof chunk === "string" ? chunk : decoder.decode(chunk as Uint8Array)}`)
-        }),
+        chunk === "stall"
+          ? Effect.never
+          : Effect.sync(() => {
+              kernel.written.push(`${id}: ${typeof chunk === "string" ? chunk : decoder.decode(chunk as Uint8Array)}`)
+            }),
       writeAll: (chunks) =>
         Effect.sync(() => {
           for (const chunk of chunks) kernel.written.push(`${id}: ${decoder.decode(encoder.encode(String(chunk)))}`)
@@ -677,4 +680,44 @@ describe("SocketHandle (over a fake transport)", () => {
       }
     })
   )
+
+  describe("write deadlines", () => {
+    it.effect(
+      "a write that cannot drain fails with DeadlineExceeded (write) at the deadline, per call and per handle",
+      () =>
+        Effect.gen(function* () {
+          const { handle } = yield* setup("stream")
+          yield* handle.connect("127.0.0.1:80")
+          const perCall = yield* Effect.forkChild(handle.write("stall", { deadline: "1 second" }))
+          yield* TestClock.adjust(999)
+          assert.isUndefined(perCall.pollUnsafe(), "not before the deadline")
+          yield* TestClock.adjust(1)
+          const error = failureOf(yield* Fiber.await(perCall))
+          assert.strictEqual(error._tag, "DeadlineExceeded")
+          assert.strictEqual((error as DialError.DeadlineExceeded).operation, "write")
+          assert.include(error.message, "write deadline of 1000ms exceeded on the connection to 127.0.0.1:80")
+          // Per handle, through the socket view: a SocketWriteError caused by the deadline.
+          yield* handle.setDeadlines({ write: "2 seconds" })
+          const socket = yield* handle.socket
+          const viaSocket = yield* Effect.forkChild(
+            Effect.scoped(Effect.flatMap(socket.writer, (w) => w.write("stall")))
+          )
+          yield* TestClock.adjust(2000)
+          const socketError = failureOf(yield* Fiber.await(viaSocket)) as Socket.SocketError
+          assert.strictEqual(socketError.reason._tag, "SocketWriteError")
+          assert.strictEqual(
+            ((socketError.reason as Socket.SocketWriteError).cause as DialError.DeadlineExceeded).operation,
+            "write"
+          )
+          // Other writes still go out: the deadline failed one operation, not the connection.
+          yield* handle.write("ok")
+          // Infinity removes it.
+          yield* handle.setDeadlines({ write: Infinity })
+          const unlimited = yield* Effect.forkChild(handle.write("stall"))
+          yield* TestClock.adjust(60_000)
+          assert.isUndefined(unlimited.pollUnsafe())
+          yield* Fiber.interrupt(unlimited)
+        }).pipe(Effect.scoped)
+    )
+  })
 })

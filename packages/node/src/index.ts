@@ -17,3 +17,10 @@ export * as NodeNetwork from "./NodeNetwork.ts"
  * @since 0.1.0
  */
 export * as NodeTransport from "./NodeTransport.ts"
+
+/**
+ * A connected handle as a Node socket for existing clients (pg, postgres, mysql2, ioredis).
+ *
+ * @since 0.1.0
+ */
+export * as NodeStream from "./NodeStream.ts"

@@ -7,7 +7,11 @@ import { NodeNetwork } from "@dial/node"
 import * as Conformance from "@dial/testkit/Conformance"
 import { Result } from "effect"
 import * as Effect from "effect/Effect"
+import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
+import * as NodeSocket from "@effect/platform-node/NodeSocket"
+import * as Net from "node:net"
+import * as Socket from "effect/socket/Socket"
 import { randomUUID } from "node:crypto"
 import * as Dgram from "node:dgram"
 import * as Path from "node:path"
@@ -40,6 +44,54 @@ const udpEcho = (family: "IPv4" | "IPv6"): Effect.Effect<SockAddr.Inet, never, S
     }),
     (socket) => Effect.callback<void>((resume) => void socket.close(() => resume(Effect.void)))
   ).pipe(Effect.map((socket) => inet(hostOf(family), socket.address().port)))
+
+/**
+ * A loopback server whose accepted connections a case drives. Half-open like the client, so a
+ * case can FIN one way and still read; each peer is an `effect/socket` view (Effect's own
+ * `fromDuplex`) with close(2) and RST.
+ */
+const drivenServer: Effect.Effect<Conformance.Server, never, Scope.Scope> = Effect.gen(function* () {
+  const accepted = yield* Queue.unbounded<Net.Socket>()
+  const sockets = new Set<Net.Socket>()
+  const server = yield* Effect.acquireRelease(
+    Effect.callback<Net.Server>((resume) => {
+      const server = Net.createServer({ allowHalfOpen: true }, (socket) => {
+        sockets.add(socket)
+        socket.on("error", () => {})
+        socket.on("close", () => sockets.delete(socket))
+        Queue.offerUnsafe(accepted, socket)
+      })
+      server.listen({ host: "127.0.0.1", port: 0 }, () => resume(Effect.succeed(server)))
+    }),
+    (server) =>
+      Effect.callback<void>((resume) => {
+        for (const socket of sockets) socket.destroy()
+        server.close(() => resume(Effect.void))
+      })
+  )
+  return {
+    address: inet("127.0.0.1", (server.address() as Net.AddressInfo).port),
+    accept: Effect.gen(function* () {
+      const socket = yield* Queue.take(accepted)
+      const adapted = yield* NodeSocket.fromDuplex(Effect.succeed(socket))
+      // fromDuplex's writer waits for its reader to open the duplex; this one is open already.
+      const write = (chunk: Uint8Array | string | Socket.CloseEvent) =>
+        Effect.sync(() => void (Socket.isCloseEvent(chunk) ? socket.destroy() : socket.write(chunk)))
+      const writer = Effect.acquireRelease(
+        Effect.succeed({
+          write,
+          writeAll: (chunks: ReadonlyArray<Uint8Array | string>) => Effect.forEach(chunks, write, { discard: true })
+        }),
+        () => Effect.sync(() => void socket.end())
+      )
+      return {
+        socket: Socket.make({ reader: adapted.reader, writer }),
+        close: Effect.sync(() => void socket.destroy()),
+        reset: Effect.sync(() => void socket.resetAndDestroy())
+      }
+    })
+  }
+})
 
 const fixture: Conformance.Fixture<never> = {
   listen: (kind) => {
@@ -104,6 +156,7 @@ const fixture: Conformance.Fixture<never> = {
     : undefined,
   unixDatagramEcho: hasPython ? Effect.orDie(Effect.map(unixDatagramEcho(""), unixPath)) : undefined,
   // A full accept queue that never drains: the kernel drops the SYN and connect hangs.
+  server: drivenServer,
   hanging: hasPython ? Effect.map(Effect.orDie(hangingTcpPort), (port) => inet("127.0.0.1", port)) : undefined
 }
 

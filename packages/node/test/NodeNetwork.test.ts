@@ -3,7 +3,7 @@
  * failures and their fields, the handle's life (reuse after failure, deadlines, interruption,
  * abort signals), datagram association, and the connection as an `effect/socket` `Socket`.
  */
-import { Network, SockAddr } from "@dial/core"
+import { type ConnectError, Network, Retry, SockAddr } from "@dial/core"
 import { NodeNetwork } from "@dial/node"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -113,7 +113,7 @@ describe("stream connect", () => {
     20_000
   )
 
-  live("the local address is read on demand, and outlives a reset from the peer", () =>
+  live("the local address is read on demand, outlives a reset, and the reset is a typed ECONNRESET", () =>
     Effect.gen(function* () {
       const server = yield* tcpServer("127.0.0.1", "reset")
       const handle = yield* Network.connect(`127.0.0.1:${server.port}`)
@@ -131,9 +131,16 @@ describe("stream connect", () => {
         )
       )
       expect(read._tag).toBe("SocketError")
-      // The handle has not been told: it still reports the connection, with its real address.
-      expect((yield* handle.state)._tag).toBe("Connected")
-      expect(formatOption(yield* handle.localAddress)).toBe(`127.0.0.1:${server.accepted[0]}`)
+      expect(read.reason._tag).toBe("SocketReadError")
+      const cause = (read.reason as { readonly cause: unknown }).cause as ConnectError.ConnectError
+      expect(cause._tag).toBe("ECONNRESET")
+      expect(cause.syscall).toBe("read")
+      expect(Retry.isTransient(read)).toBe(true)
+      // The kernel socket is gone, but its name was kept for the error.
+      expect(cause.localAddress && SockAddr.format(cause.localAddress)).toBe(`127.0.0.1:${server.accepted[0]}`)
+      expect(cause.address && SockAddr.format(cause.address)).toBe(`127.0.0.1:${server.port}`)
+      // The handle lets the dead connection go: a reconnect loop can connect again.
+      expect((yield* handle.state)._tag).toBe("Idle")
     })
   )
 

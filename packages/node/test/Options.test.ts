@@ -223,7 +223,7 @@ describe("their effects", () => {
           ]
         })
         expect(results).toEqual([
-          { ok: false, error: expect.objectContaining({ _tag: "ETIMEDOUT", errno: 110, syscall: "recv" }) }
+          { ok: false, error: expect.objectContaining({ _tag: "ETIMEDOUT", errno: 110, syscall: "read" }) }
         ])
         // The kernel's default would retransmit for about 15 minutes.
         expect(Date.now() - started).toBeLessThan(15_000)

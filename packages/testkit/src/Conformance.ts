@@ -23,7 +23,7 @@
  * @since 0.1.0
  */
 import { assert, describe, it } from "@effect/vitest"
-import { type ConnectError, Network, SockAddr, type SocketHandle } from "@dial/core"
+import { type ConnectError, Network, Retry, SockAddr, type SocketHandle } from "@dial/core"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Equal from "effect/Equal"
@@ -32,6 +32,7 @@ import type * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Socket from "effect/socket/Socket"
+import * as Stream from "effect/Stream"
 import * as TestClock from "effect/testing/TestClock"
 
 /**
@@ -90,6 +91,47 @@ export interface Fixture<R> {
     | undefined
   /** A unix datagram echo server: it answers every datagram with the same bytes. */
   readonly unixDatagramEcho?: Effect.Effect<SockAddr.SockAddr, never, Scope.Scope | R> | undefined
+  /** A loopback stream server whose accepted connections the case drives (FIN, close, reset). */
+  readonly server?: Effect.Effect<Server, never, Scope.Scope | R> | undefined
+}
+
+/**
+ * A server a case drives, for the cases about a connection's life after connect.
+ *
+ * @example
+ * ```ts
+ * import type * as Conformance from "@dial/testkit/Conformance"
+ *
+ * const next = (server: Conformance.Server) => server.accept
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Server {
+  readonly address: SockAddr.SockAddr
+  /** The next accepted connection. */
+  readonly accept: Effect.Effect<Peer>
+}
+
+/**
+ * The server's end of one connection: an `effect/socket` view whose writer release sends FIN,
+ * a close (close(2)) and a reset (RST).
+ *
+ * @example
+ * ```ts
+ * import type * as Conformance from "@dial/testkit/Conformance"
+ *
+ * const hangUp = (peer: Conformance.Peer) => peer.reset
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Peer {
+  readonly socket: Socket.Socket
+  readonly close: Effect.Effect<void>
+  readonly reset: Effect.Effect<void>
 }
 
 /**
@@ -115,7 +157,7 @@ export interface Options<R, E> {
   readonly kernel: boolean
 }
 
-type Capability = "hanging" | "listenAt" | "udpClosed" | "seqpacketEcho" | "unixDatagramEcho"
+type Capability = "hanging" | "listenAt" | "udpClosed" | "seqpacketEcho" | "unixDatagramEcho" | "server"
 
 interface Case<R> {
   readonly name: string
@@ -128,6 +170,7 @@ const kinds: ReadonlyArray<Kind> = ["inet4", "inet6", "unix", "abstract"]
 
 const decoder = new TextDecoder()
 const encoder = new TextEncoder()
+const textOf = (chunk: Uint8Array | string) => (typeof chunk === "string" ? chunk : decoder.decode(chunk))
 
 /** Reads from a socket until `expected` bytes arrived (bounded by the pulls the peer makes). */
 const readBytes = (socket: Socket.Socket, expected: number) =>
@@ -401,6 +444,304 @@ export const suite = <R, E>(name: string, options: Options<R, E>): void => {
     })
   })
 
+  // A pause that lets the other end act: a real one on the kernel, a turn on the fake.
+  const pause = kernel ? Effect.sleep("2 millis") : Effect.yieldNow
+
+  /** The reason of a socket error, with its typed cause when it has one. */
+  const reasonOf = (error: Socket.SocketError) => {
+    const reason = error.reason
+    const cause = "cause" in reason ? (reason.cause as { readonly _tag?: string }) : undefined
+    return { tag: reason._tag, code: reason._tag === "SocketCloseError" ? reason.code : undefined, cause }
+  }
+
+  /** Writes until the connection refuses (bounded), returning the typed refusal. */
+  const writeUntilRefused = (socket: Socket.Socket) =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const writer = yield* socket.writer
+        for (let i = 0; i < 200; i++) {
+          const exit = yield* Effect.exit(writer.write(encoder.encode("more")))
+          if (exit._tag === "Failure") {
+            const error = Cause.findErrorOption(exit.cause)
+            if (Option.isSome(error)) return error.value
+          }
+          yield* pause
+        }
+        return yield* Effect.die(new Error("every write was accepted after the peer closed"))
+      })
+    )
+
+  cases.push({
+    name: "half-open: the peer's FIN ends our reads (close 1000 after the data); we can still write",
+    needs: ["server"],
+    body: Effect.gen(function* () {
+      const server = yield* fixture.server!
+      const handle = yield* Network.connect(server.address)
+      const peer = yield* server.accept
+      // The peer says goodbye and half-closes (its writer's release is FIN).
+      yield* Effect.scoped(Effect.flatMap(peer.socket.writer, (writer) => writer.write(encoder.encode("bye"))))
+      const socket = yield* handle.socket
+      const ended = yield* Effect.scoped(
+        Effect.gen(function* () {
+          const reader = yield* socket.reader
+          let got = ""
+          for (let i = 0; i < 100; i++) {
+            const exit = yield* Effect.exit(reader.pull)
+            if (exit._tag === "Success") for (const chunk of exit.value) got += textOf(chunk)
+            else return { got, error: Cause.findErrorOption(exit.cause) }
+          }
+          return { got, error: Option.none() }
+        })
+      )
+      assert.strictEqual(ended.got, "bye")
+      assert.isTrue(Option.isSome(ended.error), "the reads ended")
+      if (Option.isSome(ended.error)) {
+        assert.deepStrictEqual(reasonOf(ended.error.value as Socket.SocketError), {
+          tag: "SocketCloseError",
+          code: 1000,
+          cause: undefined
+        })
+      }
+      // Our side is still open: the handle says so and the peer reads what we write after.
+      assert.strictEqual((yield* handle.state)._tag, "Connected")
+      yield* Effect.scoped(Effect.flatMap(socket.writer, (writer) => writer.write(encoder.encode("still here"))))
+      assert.strictEqual(yield* readBytes(peer.socket, "still here".length), "still here")
+    })
+  })
+
+  cases.push({
+    name: "a reset is a typed ECONNRESET (syscall read, both addresses, transient); the handle lets it go",
+    needs: ["server"],
+    body: Effect.gen(function* () {
+      const server = yield* fixture.server!
+      const handle = yield* Network.connect(server.address)
+      const local = yield* handle.localAddress
+      const peer = yield* server.accept
+      const socket = yield* handle.socket
+      const error = yield* Effect.scoped(
+        Effect.gen(function* () {
+          const reader = yield* socket.reader
+          yield* peer.reset
+          for (let i = 0; i < 100; i++) yield* reader.pull
+        })
+      ).pipe(Effect.flip)
+      const { tag, cause } = reasonOf(error as Socket.SocketError)
+      assert.strictEqual(tag, "SocketReadError")
+      assert.strictEqual(cause?._tag, "ECONNRESET")
+      const typed = cause as ConnectError.ECONNRESET
+      assert.strictEqual(typed.syscall, "read")
+      assert.isTrue(typed.address !== undefined && Equal.equals(typed.address, server.address), "names the peer")
+      assertAddress(Option.fromUndefinedOr(typed.localAddress), Option.getOrThrow(local))
+      assert.isTrue(Retry.isTransient(error), "Retry sees through the SocketError")
+      // A write on the dead connection is typed too.
+      const refused = yield* writeUntilRefused(socket)
+      assert.strictEqual(reasonOf(refused).cause?._tag, "ECONNRESET")
+      // The connection is gone: the handle is Idle and can connect again.
+      assert.strictEqual((yield* handle.state)._tag, "Idle")
+      yield* handle.connect(server.address)
+      assert.strictEqual((yield* handle.state)._tag, "Connected")
+    })
+  })
+
+  cases.push({
+    name: "a write after the peer closed is a typed EPIPE (or the peer's reset), never an untyped error",
+    needs: ["server"],
+    body: Effect.gen(function* () {
+      const server = yield* fixture.server!
+      const handle = yield* Network.connect(server.address)
+      const peer = yield* server.accept
+      yield* peer.close
+      const refused = yield* writeUntilRefused(yield* handle.socket)
+      const { tag, cause } = reasonOf(refused)
+      assert.strictEqual(tag, "SocketWriteError")
+      assert.include(["EPIPE", "ECONNRESET"], cause?._tag)
+      assert.isTrue(Retry.isTransient(refused))
+    })
+  })
+
+  cases.push({
+    name: "CloseEvent: writing one closes the connection; the peer reads a clean end and toChannel completes",
+    needs: ["server"],
+    body: Effect.gen(function* () {
+      const server = yield* fixture.server!
+      const handle = yield* Network.connect(server.address)
+      const peer = yield* server.accept
+      const socket = yield* handle.socket
+      // A channel whose input ends with a CloseEvent completes (the reader meets the close).
+      const input = Stream.make(encoder.encode("last words"), new Socket.CloseEvent(1000))
+      const read = yield* input.pipe(
+        Stream.pipeThroughChannel(Socket.toChannel(socket)),
+        Stream.runCollect,
+        Effect.exit
+      )
+      assert.isTrue(
+        read._tag === "Success" ||
+          Option.exists(Cause.findErrorOption(read.cause), (e) => reasonOf(e as Socket.SocketError).code === 1000),
+        "the channel ended with the connection"
+      )
+      assert.strictEqual(yield* readBytes(peer.socket, "last words".length), "last words")
+      const end = yield* Effect.flip(Effect.scoped(Effect.flatMap(peer.socket.reader, (r) => r.pull)))
+      assert.strictEqual(reasonOf(end).code, 1000)
+      assert.strictEqual((yield* handle.state)._tag, "Idle")
+    })
+  })
+
+  cases.push({
+    name: "reader scope: closing it fails a suspended pull (1006) and leaves the handle's connection open",
+    needs: ["server"],
+    body: Effect.gen(function* () {
+      const server = yield* fixture.server!
+      const handle = yield* Network.connect(server.address)
+      const peer = yield* server.accept
+      const socket = yield* handle.socket
+      const error = yield* Effect.scoped(
+        Effect.gen(function* () {
+          const reader = yield* socket.reader
+          const fiber = yield* Effect.forkDetach(reader.pull)
+          yield* pause
+          return fiber
+        })
+      ).pipe(Effect.flatMap((fiber) => Effect.flip(Fiber.join(fiber))))
+      assert.strictEqual(reasonOf(error).code, 1006)
+      // The connection is the handle's: a new reader reads what the peer sends next.
+      assert.strictEqual((yield* handle.state)._tag, "Connected")
+      yield* Effect.scoped(Effect.flatMap(peer.socket.writer, (writer) => writer.write(encoder.encode("again"))))
+      assert.strictEqual(yield* readBytes(socket, "again".length), "again")
+    })
+  })
+
+  cases.push({
+    name: "reconnect loop: Effect.retry redials after the peer closes and never re-reads a dead connection",
+    needs: ["server"],
+    body: Effect.gen(function* () {
+      const server = yield* fixture.server!
+      // Each accepted connection gets its number, then the server closes it.
+      let accepted = 0
+      yield* Effect.forkChild(
+        Effect.forever(
+          Effect.flatMap(server.accept, (peer) =>
+            Effect.andThen(
+              Effect.scoped(
+                Effect.flatMap(peer.socket.writer, (writer) => writer.write(encoder.encode(`#${++accepted}`)))
+              ),
+              peer.close
+            )
+          )
+        )
+      )
+      const seen: Array<string> = []
+      // The Socket contract's reconnect loop, as dial writes it: the retried effect owns its
+      // connection (a scoped handle), reads until the connection ends, and a retry redials.
+      const session = Effect.scoped(
+        Effect.gen(function* () {
+          const handle = yield* Network.connect(server.address)
+          const socket = yield* handle.socket
+          const reader = yield* socket.reader
+          for (let i = 0; i < 100; i++) for (const chunk of yield* reader.pull) seen.push(textOf(chunk))
+        })
+      )
+      const exit = yield* Effect.exit(session.pipe(Effect.retry({ times: 2, while: Retry.isTransient })))
+      assert.strictEqual(exit._tag, "Failure")
+      assert.deepStrictEqual(seen, ["#1", "#2", "#3"], String(exit))
+    })
+  })
+
+  /** The failure of an exit, or a defect if it succeeded. */
+  const failureOf = <A, E2>(exit: import("effect/Exit").Exit<A, E2>) => {
+    const error = exit._tag === "Failure" ? Cause.findErrorOption(exit.cause) : Option.none()
+    assert.isTrue(Option.isSome(error), "the operation failed")
+    return Option.getOrThrow(error) as unknown as { readonly _tag: string }
+  }
+
+  cases.push({
+    name: "handle API: write, read, end; the peer's FIN is None after its bytes",
+    needs: ["server"],
+    body: Effect.gen(function* () {
+      const server = yield* fixture.server!
+      const handle = yield* Network.connect(server.address)
+      const peer = yield* server.accept
+      yield* handle.write("hello")
+      assert.strictEqual(yield* readBytes(peer.socket, 5), "hello")
+      yield* Effect.scoped(Effect.flatMap(peer.socket.writer, (writer) => writer.write(encoder.encode("world"))))
+      let got = ""
+      for (let i = 0; i < 100; i++) {
+        const next = yield* handle.read()
+        if (Option.isNone(next)) break
+        for (const chunk of next.value) got += textOf(chunk)
+      }
+      assert.strictEqual(got, "world")
+      // Half-open: we still write after the peer's end, then end ourselves.
+      yield* handle.write("after")
+      yield* handle.end
+      assert.strictEqual(yield* readBytes(peer.socket, 5), "after")
+      const end = yield* Effect.flip(Effect.scoped(Effect.flatMap(peer.socket.reader, (r) => r.pull)))
+      assert.strictEqual(reasonOf(end).code, 1000)
+      // Ended both ways, the connection is gone: the handle let it go.
+      assert.strictEqual((yield* handle.state)._tag, "Idle")
+      assert.strictEqual(tagOf(yield* Effect.flip(handle.write("x"))), "ENOTCONN")
+    })
+  })
+
+  cases.push({
+    name: "read deadline: a silent peer fails read with DeadlineExceeded (read); the connection stays usable",
+    needs: ["server"],
+    body: Effect.gen(function* () {
+      const server = yield* fixture.server!
+      const handle = yield* Network.connect(server.address)
+      const peer = yield* server.accept
+      const { exit, elapsed } = yield* deadlineOf(handle.read({ deadline: "100 millis" }), 100)
+      const error = failureOf(exit) as unknown as { _tag: string; operation: string; deadlineMillis: number }
+      assert.strictEqual(error._tag, "DeadlineExceeded")
+      assert.strictEqual(error.operation, "read")
+      assert.strictEqual(error.deadlineMillis, 100)
+      assert.isAtLeast(elapsed, 95)
+      yield* Effect.scoped(Effect.flatMap(peer.socket.writer, (writer) => writer.write(encoder.encode("late"))))
+      const late = yield* handle.read()
+      assert.strictEqual(Option.isSome(late) && textOf(late.value[0]), "late")
+    })
+  })
+
+  cases.push({
+    name: "handle deadlines reach the socket view: a pull past the read deadline is a SocketError caused by DeadlineExceeded",
+    needs: ["server"],
+    body: Effect.gen(function* () {
+      const server = yield* fixture.server!
+      const handle = yield* Network.connect(server.address)
+      yield* server.accept
+      yield* handle.setDeadlines({ read: "100 millis" })
+      const socket = yield* handle.socket
+      const { exit } = yield* deadlineOf(Effect.scoped(Effect.flatMap(socket.reader, (r) => r.pull)), 100)
+      const error = failureOf(exit) as unknown as Socket.SocketError
+      const { tag, cause } = reasonOf(error)
+      assert.strictEqual(tag, "SocketReadError")
+      assert.strictEqual(cause?._tag, "DeadlineExceeded")
+      assert.strictEqual((cause as unknown as { operation: string }).operation, "read")
+      assert.isTrue(Retry.isTransient(error))
+      // Bad deadlines are InvalidInput and change nothing.
+      assert.strictEqual(tagOf(yield* Effect.flip(handle.setDeadlines({ read: -1 }))), "InvalidInput")
+      assert.strictEqual(tagOf(yield* Effect.flip(handle.read({ deadline: Number.NaN }))), "InvalidInput")
+    })
+  })
+
+  cases.push({
+    name: "idle deadline: no traffic for that long closes the connection; a waiting read fails with DeadlineExceeded (idle)",
+    needs: ["server"],
+    body: Effect.gen(function* () {
+      const server = yield* fixture.server!
+      const handle = yield* Network.connect(server.address)
+      const peer = yield* server.accept
+      yield* handle.setDeadlines({ idle: "100 millis" })
+      const { exit } = yield* deadlineOf(handle.read(), 100)
+      const error = failureOf(exit) as unknown as { _tag: string; operation: string }
+      assert.strictEqual(error._tag, "DeadlineExceeded")
+      assert.strictEqual(error.operation, "idle")
+      // The handle let the connection go: it is Idle and can connect again.
+      assert.strictEqual((yield* handle.state)._tag, "Idle")
+      assert.strictEqual(tagOf(yield* Effect.flip(handle.read())), "ENOTCONN")
+      void peer
+    })
+  })
+
   for (const family of ["IPv4", "IPv6"] as const) {
     cases.push({
       name: `datagram ${family}: connect, send, receive the echo`,
@@ -484,12 +825,15 @@ export const suite = <R, E>(name: string, options: Options<R, E>): void => {
               for (const chunk of yield* reader.pull)
                 got.push(typeof chunk === "string" ? chunk : decoder.decode(chunk))
             }
+            // Asked while the connection is open both ways: the writer's release below ends
+            // ours, the echo server answers with its own end, and the handle then lets the
+            // finished connection go (a reconnect dials again, see the connection-life cases).
+            assert.strictEqual(tagOf(yield* Effect.flip(handle.connect(address))), "EISCONN")
             return got
           })
         )
         // A byte stream could merge them; seqpacket keeps every boundary.
         assert.deepStrictEqual(messages, ["a", "bb", "ccc"])
-        assert.strictEqual(tagOf(yield* Effect.flip(handle.connect(address))), "EISCONN")
       })
     })
   }

@@ -43,7 +43,11 @@ const fixture: Conformance.Fixture<TestNetwork.TestNetwork> = {
     TestNetwork.listen(fresh(kind, 0), { echo: true, type: "seqpacket" }).pipe(
       Effect.map((listener) => listener.address),
       Effect.orDie
-    )
+    ),
+  server: TestNetwork.listen(fresh("inet4", 0)).pipe(
+    Effect.map((listener) => ({ address: listener.address, accept: Effect.orDie(listener.accept) })),
+    Effect.orDie
+  )
 }
 
 Conformance.suite("TestNetwork", { layer: TestNetwork.layer(), fixture, kernel: false })

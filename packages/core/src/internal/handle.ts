@@ -21,6 +21,15 @@ import * as internalInput from "./input.ts"
 import * as SockAddr from "../SockAddr.ts"
 import type * as SocketHandle from "../SocketHandle.ts"
 import type * as Transport from "../Transport.ts"
+import { decode as decodeLimits, type Limits, Live, noLimits } from "./connection.ts"
+
+/** A per-operation deadline: undefined for none (the handle's then apply). */
+const decodeOperation = (options: SocketHandle.OperationOptions | undefined) => {
+  if (options?.deadline === undefined) return Result.succeed(undefined)
+  const decoded = InvalidInput.duration("deadline", options.deadline, { infinite: "allow" })
+  if (Result.isFailure(decoded)) return decoded
+  return Result.succeed(Duration.isFinite(decoded.success) ? decoded.success : undefined)
+}
 
 type Concrete = SockAddr.Inet | SockAddr.UnixPath | SockAddr.UnixAbstract
 
@@ -182,21 +191,36 @@ abstract class HandleImpl implements SocketHandle.Handle {
     input: SockAddr.Input,
     options?: SocketHandle.ConnectOptions
   ) => Effect.Effect<void, SocketHandle.ConnectFailure>
-  readonly close: Effect.Effect<void>
 
   constructor(transport: Transport.Transport, type: Transport.SocketType, options: Transport.SocketOptions) {
     this.transport = transport
     this.type = type
     this.options = options
     this.connect = (input, connectOptions) => Effect.suspend(() => this.connectNow(input, connectOptions))
-    this.close = Effect.suspend(() => {
-      this.current = closed
-      return this.release()
-    })
+  }
+
+  // A getter (it works unbound: `this` is bound when it is read). The scope's finalizer calls
+  // `closeNow` itself, so a handle nobody closes by hand builds no Effect for it.
+  get close(): Effect.Effect<void> {
+    return Effect.suspend(() => this.closeNow())
+  }
+
+  closeNow(): Effect.Effect<void> {
+    this.current = closed
+    return this.release()
+  }
+
+  /** Lets go of a connection the peer or an error has ended (a stream's; nothing otherwise). */
+  settle(): void {}
+
+  /** What starts with a kept connection (a stream's deadlines). */
+  afterKeep(): Effect.Effect<void> {
+    return Effect.void
   }
 
   get state(): Effect.Effect<SocketHandle.State> {
     return Effect.sync(() => {
+      this.settle()
       // Read while the socket is surely open: the value may outlive it.
       if (this.current._tag === "Connected") void this.current.local
       return this.current
@@ -263,6 +287,7 @@ abstract class HandleImpl implements SocketHandle.Handle {
     const validated = validate(this.type, this.options.local, input, connectOptions)
     if (Result.isFailure(validated)) return Effect.fail(validated.failure)
     const { address, deadline, signal } = validated.success
+    this.settle()
     switch (this.current._tag) {
       case "Closed":
         return Effect.fail(ConnectError.make("EBADF", this.contextFor(address)))
@@ -304,7 +329,7 @@ abstract class HandleImpl implements SocketHandle.Handle {
         if (owned) {
           this.keep(exit.value)
           this.current = connectedTo(exit.value)
-          return Effect.void
+          return this.afterKeep()
         }
         // The handle was closed while this fiber connected: nothing may outlive it.
         return Effect.andThen(
@@ -326,17 +351,85 @@ abstract class HandleImpl implements SocketHandle.Handle {
 class StreamHandleImpl extends HandleImpl implements SocketHandle.StreamHandle {
   declare readonly type: "stream" | "seqpacket"
   stream: Transport.StreamConnection | undefined = undefined
+  /** A connection the peer ended, let go by `settle`, closed (idempotently) before the next attempt or on release. */
+  stale: Transport.StreamConnection | undefined = undefined
+
+  /** The connection's deadlines and the handle's own reader and writer, while connected. */
+  live: Live | undefined = undefined
+  limits: Limits = noLimits
 
   get socket(): Effect.Effect<Socket.Socket, ConnectError.ConnectError> {
-    return Effect.suspend(() =>
-      this.current._tag === "Connected" && this.stream !== undefined
-        ? Effect.succeed(this.stream.socket)
-        : Effect.fail(this.notConnected("recv"))
-    )
+    return Effect.map(this.liveNow("read"), (live) => live.socket)
   }
 
+  get connection(): Effect.Effect<Transport.StreamConnection, ConnectError.ConnectError> {
+    return Effect.map(this.liveNow("read"), (live) => live.stream)
+  }
+
+  liveNow(syscall: ConnectError.Syscall): Effect.Effect<Live, ConnectError.ConnectError> {
+    return Effect.suspend(() => {
+      this.settle()
+      return this.current._tag === "Connected" && this.live !== undefined
+        ? Effect.succeed(this.live)
+        : Effect.fail(this.notConnected(syscall))
+    })
+  }
+
+  read(options?: SocketHandle.OperationOptions) {
+    const deadline = decodeOperation(options)
+    if (Result.isFailure(deadline)) return Effect.fail(deadline.failure)
+    return Effect.flatMap(this.liveNow("read"), (live) => live.read(deadline.success))
+  }
+
+  write(data: Uint8Array | string, options?: SocketHandle.OperationOptions) {
+    if (typeof data !== "string" && !(data instanceof Uint8Array)) {
+      return Effect.fail(InvalidInput.make("data", typeof data, "expected a Uint8Array or a string"))
+    }
+    const deadline = decodeOperation(options)
+    if (Result.isFailure(deadline)) return Effect.fail(deadline.failure)
+    return Effect.flatMap(this.liveNow("write"), (live) => live.write(data, deadline.success))
+  }
+
+  get end(): Effect.Effect<void, ConnectError.ConnectError> {
+    return Effect.flatMap(this.liveNow("shutdown"), (live) => live.end)
+  }
+
+  setDeadlines(deadlines: SocketHandle.Deadlines): Effect.Effect<void, InvalidInput.InvalidInput> {
+    return Effect.suspend(() => {
+      const decoded = decodeLimits(deadlines, this.limits)
+      if (Result.isFailure(decoded)) return Effect.fail(decoded.failure)
+      this.limits = decoded.success
+      return this.live === undefined ? Effect.void : this.live.setLimits(decoded.success)
+    })
+  }
+
+  /**
+   * A connection the peer reset or closed (both ways) is gone: the handle returns to Idle, so
+   * a reconnect loop can `connect` again rather than meet EISCONN on a dead connection. A
+   * half-closed one (the peer's FIN only) stays Connected: we can still write.
+   */
+  override settle(): void {
+    const stream = this.stream
+    if (stream === undefined || this.current._tag !== "Connected") return
+    if (stream.closed !== true && this.live?.idleFailure === undefined) return
+    this.stream = undefined
+    this.stale = stream
+    this.staleLive = this.live
+    this.live = undefined
+    this.current = idle
+  }
+
+  staleLive: Live | undefined = undefined
+
   attempt(address: Concrete): Effect.Effect<Endpoints, SocketHandle.ConnectFailure> {
-    return this.transport.connectStream({ type: this.type, address, options: this.options })
+    const connect = this.transport.connectStream({ type: this.type, address, options: this.options })
+    const stale = this.stale
+    const staleLive = this.staleLive
+    if (stale === undefined) return connect
+    this.stale = undefined
+    this.staleLive = undefined
+    const closeStale = staleLive === undefined ? stale.close : Effect.andThen(staleLive.release, stale.close)
+    return Effect.andThen(closeStale, connect)
   }
 
   whileConnected(address: SockAddr.SockAddr) {
@@ -349,6 +442,12 @@ class StreamHandleImpl extends HandleImpl implements SocketHandle.StreamHandle {
 
   keep(endpoints: Endpoints) {
     this.stream = endpoints as Transport.StreamConnection
+    this.live = new Live(this.stream, noLimits)
+  }
+
+  // The handle's deadlines carry over to each new connection (an idle watcher starts with it).
+  override afterKeep(): Effect.Effect<void> {
+    return this.live === undefined || this.limits === noLimits ? Effect.void : this.live.setLimits(this.limits)
   }
 
   abandon(endpoints: Endpoints) {
@@ -374,8 +473,22 @@ class StreamHandleImpl extends HandleImpl implements SocketHandle.StreamHandle {
 
   release(): Effect.Effect<void> {
     const current = this.stream
+    const stale = this.stale
+    const live = this.live
+    const staleLive = this.staleLive
     this.stream = undefined
-    return current === undefined ? Effect.void : current.close
+    this.stale = undefined
+    this.live = undefined
+    this.staleLive = undefined
+    // In order: the handle's own reader and writer, then the sockets. Only what exists is
+    // chained: a connection only opened and closed costs its close alone (closing many
+    // handles at once stays within one scheduler budget per 2,048 steps).
+    let effect: Effect.Effect<void> | undefined = current?.close
+    if (stale !== undefined) effect = effect === undefined ? stale.close : Effect.andThen(stale.close, effect)
+    for (const held of [staleLive, live]) {
+      if (held?.holds === true) effect = effect === undefined ? held.release : Effect.andThen(held.release, effect)
+    }
+    return effect ?? Effect.void
   }
 }
 
@@ -485,9 +598,13 @@ export const makeIn = <T extends Transport.SocketType>(
 ): Effect.Effect<SocketHandle.HandleOf<T>> => {
   const handle =
     type === "datagram" ? new DatagramHandleImpl(transport, options) : new StreamHandleImpl(transport, type, options)
-  // Scope.addFinalizer, not Effect.addFinalizer: close needs no context, and capturing and
-  // merging the opener's context on every handle was a third of a fake connect's cost.
-  return Effect.as(Scope.addFinalizer(scope, handle.close), handle as unknown as SocketHandle.HandleOf<T>)
+  // Scope.addFinalizerExit, not Effect.addFinalizer: close needs no context, and capturing and
+  // merging the opener's context on every handle was a third of a fake connect's cost. The
+  // finalizer runs when the scope closes, so it closes then, with no Effect built in advance.
+  return Effect.as(
+    Scope.addFinalizerExit(scope, () => handle.closeNow()),
+    handle as unknown as SocketHandle.HandleOf<T>
+  )
 }
 
 /** Makes a handle in `scope` that starts with an adopted socket (Connected, or Idle for an unassociated datagram). */
@@ -499,7 +616,8 @@ export const adoptIn = <T extends Transport.SocketType>(
 ): Effect.Effect<SocketHandle.HandleOf<T>> => {
   if (adopted._tag === "Stream") {
     const handle = new StreamHandleImpl(transport, type as "stream" | "seqpacket", {})
-    handle.stream = adopted.connection
+    // As after a connect: the connection and its data path (the handle's reader and writer).
+    handle.keep(adopted.connection)
     handle.current = connectedTo(adopted.connection)
     return Effect.as(Scope.addFinalizer(scope, handle.close), handle as unknown as SocketHandle.HandleOf<T>)
   }

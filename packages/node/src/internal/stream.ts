@@ -11,11 +11,11 @@
  * can crash the process (an `effect/socket` reader sees errors through its own listener).
  */
 import { type ConnectError, SockAddr, SystemError, type Transport } from "@dial/core"
-import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import * as Effect from "effect/Effect"
-import * as Socket from "effect/socket/Socket"
+import type * as Socket from "effect/socket/Socket"
 import * as Net from "node:net"
 import { hostOf, localOf } from "./address.ts"
+import { type Endpoint, effectSocket } from "./connection.ts"
 
 type Address = SockAddr.Inet | SockAddr.UnixPath | SockAddr.UnixAbstract
 
@@ -58,10 +58,14 @@ const connectOptions = (address: Address, options: Transport.SocketOptions): Net
     : { host: hostOf(address), port: address.port, localAddress: hostOf(local), localPort: local.port }
 }
 
-const socketOptions = (address: Address, options: Transport.SocketOptions): Net.SocketConstructorOpts | undefined => {
+// Half-open, as the kernel is: the peer's FIN ends our reads, not our writes.
+const halfOpen: Net.SocketConstructorOpts = { allowHalfOpen: true }
+
+const socketOptions = (address: Address, options: Transport.SocketOptions): Net.SocketConstructorOpts => {
   // TCP_NODELAY and SO_KEEPALIVE mean nothing on a unix socket (Node would try and fail quietly).
-  if (address._tag !== "Inet" || (options.noDelay !== true && options.keepAlive !== true)) return undefined
+  if (address._tag !== "Inet" || (options.noDelay !== true && options.keepAlive !== true)) return halfOpen
   return {
+    allowHalfOpen: true,
     noDelay: options.noDelay === true,
     keepAlive: options.keepAlive === true,
     ...(options.keepAliveInitialDelayMillis === undefined
@@ -70,95 +74,24 @@ const socketOptions = (address: Address, options: Transport.SocketOptions): Net.
   }
 }
 
-const writeError = (cause: unknown) => new Socket.SocketError({ reason: new Socket.SocketWriteError({ cause }) })
-
-/** Waits for 'drain' after a write that filled the buffer; fails if the socket closes first. */
-const drained = (socket: Net.Socket): Effect.Effect<void, Socket.SocketError> =>
-  Effect.callback((resume) => {
-    const onDrain = () => {
-      socket.off("close", onClose)
-      resume(Effect.void)
-    }
-    const onClose = () => {
-      socket.off("drain", onDrain)
-      resume(Effect.fail(writeError(new Error("socket closed before its buffer drained"))))
-    }
-    socket.once("drain", onDrain)
-    socket.once("close", onClose)
-    return Effect.sync(() => {
-      socket.off("drain", onDrain)
-      socket.off("close", onClose)
-    })
-  })
-
-const write = (
-  socket: Net.Socket,
-  chunk: Uint8Array | string | Socket.CloseEvent
-): Effect.Effect<void, Socket.SocketError> =>
-  Effect.suspend(() => {
-    if (Socket.isCloseEvent(chunk)) {
-      socket.end()
-      return Effect.void
-    }
-    if (!socket.writable) return Effect.fail(writeError(new Error("socket is not writable")))
-    return socket.write(chunk) ? Effect.void : drained(socket)
-  })
-
 /**
- * The connection as an `effect/socket` `Socket`. The reader is `NodeSocket.fromDuplex`'s,
- * built on first use (a connection only opened and closed never pays for it). The writer is
- * this module's own: `fromDuplex`'s writer waits for its reader to open the connection, but
- * a handle's connection is already open, so a write must go out even before anyone reads
- * (send a request, then read the answer). Backpressure is `write()`'s return value and one
- * 'drain'; releasing the writer scope half-closes (`end()`), as `fromDuplex`'s does.
+ * The established connection; its local address and `effect/socket` view are built on first
+ * use. It is also the data path's endpoint (./connection.ts), which names it in errors.
  */
-const effectSocket = (socket: Net.Socket): Socket.Socket => {
-  let adapted: Socket.Socket | undefined
-  const writer: Socket.Writer = {
-    write: (chunk) => write(socket, chunk),
-    writeAll: (chunks) =>
-      Effect.suspend(() => {
-        socket.cork()
-        let full = false
-        for (const chunk of chunks) {
-          if (!socket.writable) break
-          full = !socket.write(chunk) || full
-        }
-        socket.uncork()
-        if (!socket.writable) return Effect.fail(writeError(new Error("socket is not writable")))
-        return full ? drained(socket) : Effect.void
-      })
-  }
-  const adapt = Effect.suspend(() =>
-    adapted === undefined
-      ? Effect.map(NodeSocket.fromDuplex(Effect.succeed(socket)), (made) => (adapted ??= made))
-      : Effect.succeed(adapted)
-  )
-  return Socket.make({
-    // A peer that closed (FIN or reset) before anyone read has already destroyed the socket,
-    // and its 'end'/'close' events have passed: a reader attached now would wait forever.
-    // Report the close at once, as `fromDuplex` would have (1000 clean, 1006 after an error).
-    reader: Effect.suspend(() =>
-      socket.destroyed
-        ? Effect.fail(
-            new Socket.SocketError({
-              reason: new Socket.SocketCloseError({ code: socket.errored === null ? 1000 : 1006 })
-            })
-          )
-        : Effect.flatMap(adapt, (adapter) => adapter.reader)
-    ),
-    writer: Effect.as(
-      Effect.addFinalizer(() => Effect.sync(() => socket.end())),
-      writer
-    )
-  })
-}
-
-/** The established connection; its local address and `effect/socket` view are built on first use. */
-const connection = (socket: DialSocket, address: SockAddr.SockAddr): Transport.StreamConnection => {
+const connection = (socket: DialSocket, address: SockAddr.SockAddr): Transport.StreamConnection & Endpoint => {
   socket.established = true
   let adapted: Socket.Socket | undefined
   return {
+    raw: socket,
+    closeCode: undefined,
+    get closedByHandle() {
+      return socket.closedByHandle
+    },
+    // The connection is gone both ways, and not by the handle's close: the handle lets go.
+    get closed() {
+      return socket.destroyed && !socket.closedByHandle
+    },
+    native: socket,
     // Read once by core's handle, which keeps it.
     get local() {
       const kept = socket.kept
@@ -171,7 +104,7 @@ const connection = (socket: DialSocket, address: SockAddr.SockAddr): Transport.S
     // could report anyway.
     peer: address,
     get socket() {
-      return (adapted ??= effectSocket(socket))
+      return (adapted ??= effectSocket(this))
     },
     close: closeSocket(socket)
   }
@@ -191,7 +124,9 @@ export const connectStream = (
     // `manualStart`: Node would start reading a descriptor at once (a wasted epoll registration
     // before connect; a third of the cost of wrapping it). It reads after the connect anyway.
     const socket = new DialSocket(
-      fd === undefined ? socketOptions(address, options) : ({ fd, manualStart: true } as Net.SocketConstructorOpts)
+      fd === undefined
+        ? socketOptions(address, options)
+        : ({ fd, manualStart: true, allowHalfOpen: true } as Net.SocketConstructorOpts)
     )
     let pending = true
     const onConnect = () => {
@@ -233,7 +168,7 @@ export const connectStream = (
  * peer, such as a socketpair's).
  */
 export const adoptStream = (fd: number, peer: SockAddr.SockAddr): Transport.StreamConnection => {
-  const socket = new DialSocket({ fd, readable: true, writable: true })
+  const socket = new DialSocket({ fd, readable: true, writable: true, allowHalfOpen: true })
   // Swallows: an error nobody reads must not crash the process (a reader has its own listener).
   socket.on("error", () => {})
   return connection(socket, peer)

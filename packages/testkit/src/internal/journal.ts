@@ -145,6 +145,21 @@ class ObservedStream extends ObservedHandle<SocketHandle.StreamHandle> implement
   get socket() {
     return this.coverage.observe(this.handle.socket)
   }
+  get connection() {
+    return this.coverage.observe(this.handle.connection)
+  }
+  read(options?: SocketHandle.OperationOptions) {
+    return this.coverage.observe(this.handle.read(options))
+  }
+  write(data: Uint8Array | string, options?: SocketHandle.OperationOptions) {
+    return this.coverage.observe(this.handle.write(data, options))
+  }
+  get end() {
+    return this.coverage.observe(this.handle.end)
+  }
+  setDeadlines(deadlines: SocketHandle.Deadlines) {
+    return this.coverage.observe(this.handle.setDeadlines(deadlines))
+  }
 }
 
 class ObservedDatagram extends ObservedHandle<SocketHandle.DatagramHandle> implements SocketHandle.DatagramHandle {

@@ -5,10 +5,13 @@
  * - a pull returns the buffered chunks; after the peer's FIN (half-close or close) the
  *   buffered chunks are still delivered, then the pull fails with `SocketCloseError` 1000;
  * - a reset discards buffered chunks and fails the pull with a `SocketReadError` whose cause
- *   is ECONNRESET;
+ *   is ECONNRESET (syscall `read`, both addresses), as the kernel's;
+ * - half-open, as the kernel is: the peer's FIN ends our reads, not our writes; a write after
+ *   the peer closed is EPIPE, after a reset ECONNRESET, after our own close EBADF;
  * - closing the scope a reader was acquired in fails a suspended pull with `SocketCloseError`
  *   1006 (the `Socket` contract);
- * - releasing the writer half-closes (FIN); writing a `CloseEvent` destroys the connection.
+ * - releasing the writer half-closes (FIN); writing a `CloseEvent` destroys the connection
+ *   (a code above 1000 is an abnormal close, which our reader reports with that code).
  *
  * Each write is kept as its own chunk, so a `seqpacket` connection preserves message
  * boundaries with the same code.
@@ -17,7 +20,7 @@ import type { NonEmptyReadonlyArray } from "effect/Array"
 import * as Effect from "effect/Effect"
 import * as Scope from "effect/Scope"
 import * as Socket from "effect/socket/Socket"
-import { ConnectError } from "@dial/core"
+import { ConnectError, type SockAddr } from "@dial/core"
 
 type Batch = NonEmptyReadonlyArray<Uint8Array>
 type Resume = (effect: Effect.Effect<Batch, Socket.SocketError>) => void
@@ -44,11 +47,19 @@ const closedCleanly: Failure = { _tag: "Closed", code: 1000 }
 const closedAbnormally: Failure = { _tag: "Closed", code: 1006 }
 const reset: Failure = { _tag: "Reset" }
 
-const errorOf = (failure: Failure): Socket.SocketError =>
+/** The addresses a side's errors name, as the reading or writing end sees them. */
+export interface Names {
+  readonly local: SockAddr.SockAddr
+  readonly peer: SockAddr.SockAddr
+}
+
+const errorOf = (failure: Failure, names: Names | undefined): Socket.SocketError =>
   failure._tag === "Closed"
     ? closeError(failure.code)
     : new Socket.SocketError({
-        reason: new Socket.SocketReadError({ cause: ConnectError.make("ECONNRESET", { syscall: "recv" }) })
+        reason: new Socket.SocketReadError({
+          cause: ConnectError.make("ECONNRESET", { syscall: "read", address: names?.peer, localAddress: names?.local })
+        })
       })
 
 /** Sits between a writer and its direction; delivers later with `push` and `end`. */
@@ -73,6 +84,8 @@ export class Direction {
    * undefined: straight into this direction, the fast path.
    */
   tap: Tap | undefined = undefined
+  /** The reading end's addresses, for the errors its reader meets. */
+  names: Names | undefined = undefined
 
   get open(): boolean {
     return !this.ended && this.failure === undefined
@@ -116,7 +129,7 @@ export class Direction {
 
   /** What a pull gets now, or `undefined` when it has to wait. */
   take(): Effect.Effect<Batch, Socket.SocketError> | undefined {
-    if (this.failure !== undefined) return Effect.fail(errorOf(this.failure))
+    if (this.failure !== undefined) return Effect.fail(errorOf(this.failure, this.names))
     if (this.chunks !== undefined) {
       const batch = this.chunks as unknown as Batch
       this.chunks = undefined
@@ -162,6 +175,9 @@ export class Direction {
 export class Side {
   destroyed = false
   writeEnded = false
+  /** Closed by the handle's own `close` (a later write is EBADF, and the handle knows). */
+  closedByHandle = false
+  names: Names | undefined = undefined
   readonly incoming: Direction
   readonly outgoing: Direction
   #socket: Socket.Socket | undefined = undefined
@@ -181,14 +197,33 @@ export class Side {
 
   /** Destroys this end. Idempotent. */
   get close(): Effect.Effect<void> {
-    return (this.#close ??= Effect.sync(() => this.destroy()))
+    return (this.#close ??= Effect.sync(() => {
+      if (!this.destroyed) this.closedByHandle = true
+      this.destroy()
+    }))
+  }
+
+  /**
+   * Gone both ways, not by the handle's close: a reset, a `CloseEvent`, a write the peer
+   * refused, or the peer's FIN after our own (as Node destroys the kernel socket then). A
+   * peer's close(2) alone is a FIN to us: half-open until we write into it.
+   */
+  get closed(): boolean {
+    if (this.closedByHandle) return false
+    return this.destroyed || this.incoming.failure?._tag === "Reset" || (!this.incoming.open && this.writeEnded)
+  }
+
+  /** Names this end's errors with its addresses. */
+  name(names: Names): void {
+    this.names = names
+    this.incoming.names = names
   }
 
   /** close(2): our reader ends, the peer reads FIN after what is buffered. */
-  destroy(hadError = false): void {
+  destroy(hadError = false, code?: number): void {
     if (this.destroyed) return
     this.destroyed = true
-    this.incoming.fail(hadError ? closedAbnormally : closedCleanly)
+    this.incoming.fail(code !== undefined ? { _tag: "Closed", code } : hadError ? closedAbnormally : closedCleanly)
     if (!this.writeEnded) {
       this.writeEnded = true
       this.outgoing.finish()
@@ -227,9 +262,14 @@ export class Side {
 
   /** Sends one chunk; the error when the connection cannot carry it. */
   write(chunk: Uint8Array): Socket.SocketError | undefined {
-    if (this.destroyed) return writeError(ConnectError.make("EBADF", { syscall: "send" }))
-    if (this.writeEnded || !this.outgoing.open) {
-      return writeError(ConnectError.unknown("EPIPE", { syscall: "send", errno: 32 }))
+    if (this.destroyed || this.writeEnded || !this.outgoing.open) {
+      const context = { syscall: "write" as const, address: this.names?.peer, localAddress: this.names?.local }
+      if (this.closedByHandle) return writeError(ConnectError.make("EBADF", context))
+      // The error that ended the connection says more than EPIPE: the peer's reset.
+      const refused = this.incoming.failure?._tag === "Reset" ? "ECONNRESET" : "EPIPE"
+      // As the kernel's socket after EPIPE: Node destroys it, and the handle lets it go.
+      this.destroy(true)
+      return writeError(ConnectError.make(refused, context))
     }
     // The kernel copies on send: the caller may reuse its buffer.
     this.outgoing.send(chunk.slice())
@@ -268,7 +308,7 @@ const makeSocket = (side: Side): Socket.Socket => {
   const write = (chunk: Uint8Array | string | Socket.CloseEvent): Effect.Effect<void, Socket.SocketError> =>
     Effect.suspend(() => {
       if (Socket.isCloseEvent(chunk)) {
-        side.destroy(chunk.code > 1000)
+        side.destroy(chunk.code > 1000, chunk.code)
         return Effect.void
       }
       const error = side.write(typeof chunk === "string" ? encoder.encode(chunk) : chunk)

@@ -52,6 +52,10 @@ class ClientConnection implements Transport.StreamConnection {
     // `linger: 0`: the peer reads ECONNRESET instead of an end, as over the kernel.
     return this.resetOnClose ? Effect.sync(() => this.side.reset()) : this.side.close
   }
+
+  get closed() {
+    return this.side.closed
+  }
 }
 
 /** One connect attempt of a stream socket. */
@@ -144,6 +148,8 @@ const establish = (attempt: Attempt, listener: ListenerState | undefined): Conne
   const echo = listener === undefined || listener.echo
   const { client, server } = makePair(echo)
   attempt.settled = true
+  client.name({ local, peer: address })
+  server?.name({ local: address, peer: local })
   recorder.record({ op: "connect", outcome: "ok", address, localAddress: local })
   const live = new LiveConnection({
     kernel,

@@ -1,0 +1,266 @@
+/**
+ * The data path on loopback: dial's connected stream (`handle.socket`, the `effect/socket`
+ * view) against a raw `net.Socket` and Effect's `NodeSocket.makeNet`, in the same run.
+ *
+ *   node packages/node/bench/data.ts [--rounds 5] [--mib 256] [--pings 20000] [--out FILE]
+ *
+ * Cases: bulk `--mib` MiB written in 4 KiB and in 64 KiB writes (each write waits for the
+ * writer as the API says: raw waits for 'drain' when `write()` returns false), and a 64-byte
+ * ping-pong (`--pings` round trips, one in flight). The server runs in a child process: it
+ * counts the bulk bytes and answers one byte when all have arrived, or echoes.
+ *
+ * Each contender runs in a process of its own (an application uses one; in one process they
+ * would tax each other's JIT and GC), driven over IPC. Every round runs each contender once per
+ * case in rotating order; a round's ratio pairs dial and makeNet with the raw socket of the same
+ * round. The table reports the median ratio, its spread (min..max over rounds) and CPU per
+ * operation (user+system of the contender's process) against raw's.
+ *
+ * A program, not a test.
+ */
+import { Network } from "@dial/core"
+import { NodeNetwork } from "@dial/node"
+import * as NodeSocket from "@effect/platform-node/NodeSocket"
+import * as Effect from "effect/Effect"
+import type * as Socket from "effect/socket/Socket"
+import * as ChildProcess from "node:child_process"
+import * as Fs from "node:fs"
+import * as Net from "node:net"
+import * as Os from "node:os"
+import { parseArgs } from "node:util"
+
+const { values: args } = parseArgs({
+  options: {
+    rounds: { type: "string", default: "5" },
+    mib: { type: "string", default: "256" },
+    pings: { type: "string", default: "20000" },
+    out: { type: "string" },
+    worker: { type: "string" }
+  }
+})
+
+type Case = "bulk-4k" | "bulk-64k" | "ping-64"
+type Contender = "raw" | "dial" | "makeNet"
+const cases: ReadonlyArray<Case> = ["bulk-4k", "bulk-64k", "ping-64"]
+const contenders: ReadonlyArray<Contender> = ["raw", "dial", "makeNet"]
+
+interface Result {
+  readonly millis: number
+  readonly cpuMicros: number
+  readonly ops: number
+}
+
+// ---------------------------------------------------------------------------------------------
+// The server (its own process): `B<bytes>\n` then bulk bytes, answered with one byte at the end;
+// `P` then echo.
+// ---------------------------------------------------------------------------------------------
+
+const serverSource = `
+const net = require("node:net")
+const server = net.createServer((c) => {
+  c.on("error", () => {})
+  let mode, want = 0, got = 0, header = ""
+  c.on("data", (chunk) => {
+    if (mode === "P") return void c.write(chunk)
+    if (mode === "B") { got += chunk.length; if (got >= want) c.write("!"); return }
+    header += chunk.toString("latin1")
+    const nl = header.indexOf("\\n")
+    if (nl < 0) return
+    mode = header[0]
+    const rest = Buffer.from(header.slice(nl + 1), "latin1")
+    if (mode === "B") { want = Number(header.slice(1, nl)); got = rest.length; if (got >= want) c.write("!") }
+    else if (rest.length > 0) c.write(rest)
+  })
+})
+server.listen({ host: "127.0.0.1", port: 0 }, () => console.log(server.address().port))
+process.stdin.on("end", () => process.exit(0)).resume()
+`
+
+// ---------------------------------------------------------------------------------------------
+// Contenders
+// ---------------------------------------------------------------------------------------------
+
+const mib = Number(args.mib)
+const pings = Number(args.pings)
+const chunkOf = (c: Case) => (c === "bulk-4k" ? 4096 : c === "bulk-64k" ? 65536 : 64)
+
+const rawRun = (port: number, c: Case): Promise<Result> =>
+  new Promise((resolve, reject) => {
+    const socket = Net.connect({ host: "127.0.0.1", port, noDelay: true }, () => {
+      const size = chunkOf(c)
+      const chunk = Buffer.alloc(size, 7)
+      const cpu = process.cpuUsage()
+      const started = performance.now()
+      const done = (ops: number) => {
+        const cpuUsed = process.cpuUsage(cpu)
+        resolve({ millis: performance.now() - started, cpuMicros: cpuUsed.user + cpuUsed.system, ops })
+        socket.destroy()
+      }
+      if (c === "ping-64") {
+        socket.write("P\n")
+        let left = pings
+        let pending = 0
+        socket.on("data", (data: Buffer) => {
+          pending -= data.length
+          if (pending > 0) return
+          if (--left === 0) return done(pings)
+          pending = size
+          socket.write(chunk)
+        })
+        pending = size
+        socket.write(chunk)
+        return
+      }
+      const total = mib * 1024 * 1024
+      const writes = total / size
+      socket.write(`B${total}\n`)
+      socket.once("data", () => done(writes))
+      let i = 0
+      const pump = () => {
+        while (i < writes) {
+          i++
+          if (!socket.write(chunk)) return void socket.once("drain", pump)
+        }
+      }
+      pump()
+    })
+    socket.on("error", reject)
+  })
+
+/** The same loop over an `effect/socket` Socket: a write per chunk, a pull per answer. */
+const effectRun = (socket: Socket.Socket, c: Case) =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const size = chunkOf(c)
+      const chunk = new Uint8Array(size).fill(7)
+      const writer = yield* socket.writer
+      const reader = yield* socket.reader
+      const cpu = process.cpuUsage()
+      const started = performance.now()
+      let ops: number
+      if (c === "ping-64") {
+        yield* writer.write("P\n")
+        for (let i = 0; i < pings; i++) {
+          yield* writer.write(chunk)
+          let got = 0
+          while (got < size) for (const part of yield* reader.pull) got += part.length
+        }
+        ops = pings
+      } else {
+        const total = mib * 1024 * 1024
+        ops = total / size
+        yield* writer.write(`B${total}\n`)
+        for (let i = 0; i < ops; i++) yield* writer.write(chunk)
+        yield* reader.pull
+      }
+      const cpuUsed = process.cpuUsage(cpu)
+      return { millis: performance.now() - started, cpuMicros: cpuUsed.user + cpuUsed.system, ops }
+    })
+  )
+
+const dialRun = (port: number, c: Case): Promise<Result> =>
+  Effect.runPromise(
+    Effect.scoped(
+      Effect.gen(function* () {
+        const handle = yield* Network.connect(`127.0.0.1:${port}`, { noDelay: true })
+        return yield* effectRun(yield* handle.socket, c)
+      })
+    ).pipe(Effect.provide(NodeNetwork.layer))
+  )
+
+const makeNetRun = (port: number, c: Case): Promise<Result> =>
+  Effect.runPromise(
+    Effect.gen(function* () {
+      const socket = yield* NodeSocket.makeNet({ host: "127.0.0.1", port, noDelay: true })
+      return yield* effectRun(socket, c)
+    })
+  )
+
+const runners: Record<Contender, (port: number, c: Case) => Promise<Result>> = {
+  raw: rawRun,
+  dial: dialRun,
+  makeNet: makeNetRun
+}
+
+// ---------------------------------------------------------------------------------------------
+// Worker: one contender, commands over IPC.
+// ---------------------------------------------------------------------------------------------
+
+if (args.worker !== undefined) {
+  const run = runners[args.worker as Contender]
+  process.on("message", (message: { readonly port: number; readonly case: Case }) => {
+    run(message.port, message.case).then(
+      (result) => process.send!(result),
+      (error) => process.send!({ error: String(error) })
+    )
+  })
+} else {
+  await main()
+}
+
+async function main() {
+  const server = ChildProcess.spawn(process.execPath, ["-e", serverSource], { stdio: ["pipe", "pipe", "inherit"] })
+  const port = await new Promise<number>((resolve) =>
+    server.stdout.once("data", (chunk: Buffer) => resolve(Number(chunk.toString().trim())))
+  )
+  const workers = new Map(
+    contenders.map((name) => [
+      name,
+      ChildProcess.fork(new URL(import.meta.url).pathname, [
+        "--worker",
+        name,
+        "--mib",
+        String(mib),
+        "--pings",
+        String(pings)
+      ])
+    ])
+  )
+  const ask = (name: Contender, c: Case) =>
+    new Promise<Result>((resolve, reject) => {
+      const worker = workers.get(name)!
+      worker.once("message", (message: Result | { error: string }) =>
+        "error" in message ? reject(new Error(message.error)) : resolve(message)
+      )
+      worker.send({ port, case: c })
+    })
+  const rounds = Number(args.rounds)
+  const results = new Map<string, Array<Result>>()
+  for (const c of cases) for (const name of contenders) await ask(name, c) // warm-up
+  for (let round = 0; round < rounds; round++) {
+    for (const c of cases) {
+      const order = contenders.map((_, i) => contenders[(i + round) % contenders.length]!)
+      for (const name of order) {
+        const key = `${c}/${name}`
+        const list = results.get(key) ?? []
+        list.push(await ask(name, c))
+        results.set(key, list)
+      }
+    }
+    console.error(`round ${round + 1}/${rounds} done`)
+  }
+  for (const worker of workers.values()) worker.kill()
+  server.stdin.end()
+
+  const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+  const rate = (r: Result) => r.ops / (r.millis / 1000)
+  const lines = [
+    `Data path, ${new Date().toISOString().slice(0, 10)}, ${Os.cpus().length} vCPU ${Os.cpus()[0]?.model ?? ""}, Node ${process.versions.node}; ${rounds} rounds, ${mib} MiB bulk, ${pings} pings.`,
+    "",
+    "| case | contender | ops/s (median) | throughput vs raw: median (min..max) | CPU/op vs raw (median) |",
+    "|---|---|---:|---|---:|"
+  ]
+  for (const c of cases) {
+    const raw = results.get(`${c}/raw`)!
+    for (const name of contenders) {
+      const mine = results.get(`${c}/${name}`)!
+      const ratios = mine.map((r, i) => rate(r) / rate(raw[i]!))
+      const cpu = mine.map((r, i) => r.cpuMicros / r.ops / (raw[i]!.cpuMicros / raw[i]!.ops))
+      lines.push(
+        `| ${c} | ${name} | ${Math.round(median(mine.map(rate)))} | ${median(ratios).toFixed(2)}x (${Math.min(...ratios).toFixed(2)}..${Math.max(...ratios).toFixed(2)}) | ${median(cpu).toFixed(2)}x |`
+      )
+    }
+  }
+  const table = lines.join("\n")
+  console.log(table)
+  if (args.out !== undefined) Fs.writeFileSync(args.out, `${table}\n`)
+}

@@ -1,0 +1,384 @@
+/**
+ * A connected handle as a Node socket, for the clients users already run: pg (`stream`),
+ * postgres (`socket`), mysql2 (`stream`) and ioredis (a custom `Connector`).
+ *
+ * - On `NodeNetwork` the socket *is* the kernel `net.Socket` the handle connected: no copy, no
+ *   Effect per chunk, so a client runs at its native speed.
+ * - On any other transport (`TestNetwork`'s in-memory network) it is a `Duplex` over the
+ *   handle's `effect/socket` view, with the `net.Socket` methods clients call (`setNoDelay`,
+ *   `setKeepAlive`, `setTimeout`, `ref`, `unref`), so the same client code runs against the
+ *   fake network and its faults.
+ *
+ * Connecting stays dial's: {@link open} runs a dial (`Network.connect`, or `Dialer.dial` for
+ * Happy Eyeballs) and fails with its typed errors (ECONNREFUSED, ENOENT, `AllAttemptsFailed`…)
+ * before any client sees a socket, so `Effect.retry` with `Retry.transient` works as for any
+ * dial. The handle lives in a scope of its own that the socket's `'close'` closes: the client
+ * owns the connection from then on, as it owns a socket it made itself.
+ *
+ * After the connect, the client sees Node's own errors (ECONNRESET, EPIPE) on the kernel socket,
+ * as it always has; on the fake, the typed errors themselves (they carry `code` too).
+ *
+ * @example
+ * ```ts
+ * import { Network } from "@dial/core"
+ * import { NodeNetwork, NodeStream } from "@dial/node"
+ * import { Effect } from "effect"
+ *
+ * // A Node socket for any client, connected by dial.
+ * const socket = NodeStream.open(Network.connect("127.0.0.1:5432")).pipe(Effect.provide(NodeNetwork.layer))
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { ConnectError, type SocketHandle } from "@dial/core"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import * as Scope from "effect/Scope"
+import * as Socket from "effect/socket/Socket"
+import * as Net from "node:net"
+import { Duplex } from "node:stream"
+
+/**
+ * What {@link fromHandle} gives: the kernel `net.Socket` on Node, otherwise a `Duplex` with the
+ * `net.Socket` methods clients call.
+ *
+ * @example
+ * ```ts
+ * import type { NodeStream } from "@dial/node"
+ *
+ * const noDelay = (socket: NodeStream.NodeSocket) => socket.setNoDelay(true)
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type NodeSocket = Net.Socket | SocketDuplex
+
+/**
+ * A `Duplex` over an `effect/socket` `Socket`: reads pull (one pull at a time, and none while
+ * Node's buffer is full), writes wait for the socket's writer, `end()` half-closes, `destroy()`
+ * closes the connection.
+ *
+ * @example
+ * ```ts
+ * import { NodeStream } from "@dial/node"
+ * import type { Socket } from "effect/socket"
+ *
+ * declare const socket: Socket.Socket
+ * const duplex = new NodeStream.SocketDuplex(socket)
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export class SocketDuplex extends Duplex {
+  readonly socket: Socket.Socket
+  /** Never connecting: the handle connected before the client saw it. */
+  readonly connecting = false
+  readonly scope: Scope.Closeable
+  writer: Socket.Writer | undefined = undefined
+  reader: Fiber.Fiber<void> | undefined = undefined
+  /** Resolves a reader that waits because Node's buffer was full. */
+  wanted: (() => void) | undefined = undefined
+
+  constructor(socket: Socket.Socket, options?: { readonly allowHalfOpen?: boolean | undefined }) {
+    // As a `net.Socket`: closes after the peer's end unless asked to stay half-open.
+    super({ allowHalfOpen: options?.allowHalfOpen === true })
+    this.socket = socket
+    this.scope = Scope.makeUnsafe()
+  }
+
+  override _read(): void {
+    if (this.wanted !== undefined) {
+      const wanted = this.wanted
+      this.wanted = undefined
+      wanted()
+      return
+    }
+    if (this.reader !== undefined) return
+    const self = this
+    const loop = Effect.gen(function* () {
+      const reader = yield* self.socket.reader
+      while (true) {
+        const chunks = yield* reader.pull
+        let more = true
+        for (const chunk of chunks) more = self.push(chunk)
+        if (!more) yield* Effect.callback<void>((resume) => void (self.wanted = () => resume(Effect.void)))
+      }
+    })
+    this.reader = Effect.runFork(
+      Effect.scoped(loop).pipe(
+        Effect.catch((error: Socket.SocketError) =>
+          Effect.sync(() => {
+            const reason = error.reason
+            if (reason._tag === "SocketCloseError" && reason.code === 1000) this.push(null)
+            else this.destroy(errorOf(error))
+          })
+        )
+      )
+    )
+  }
+
+  override _write(chunk: Uint8Array, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    const write = Effect.flatMap(this.acquireWriter, (writer) => writer.write(chunk))
+    Effect.runCallback(write, {
+      onExit: (exit) =>
+        callback(Exit.isSuccess(exit) ? null : errorOf(Option.getOrUndefined(Cause.findErrorOption(exit.cause))))
+    })
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    // A writer's release is the half-close.
+    Effect.runCallback(Effect.scoped(this.socket.writer), { onExit: () => callback(null) })
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    const close = Effect.flatMap(this.acquireWriter, (writer) => writer.write(new Socket.CloseEvent(1000)))
+    const reader = this.reader
+    Effect.runCallback(
+      Effect.ignore(close).pipe(
+        Effect.andThen(Scope.close(this.scope, Exit.void)),
+        Effect.andThen(reader === undefined ? Effect.void : Fiber.interrupt(reader))
+      ),
+      { onExit: () => callback(error) }
+    )
+  }
+
+  get acquireWriter(): Effect.Effect<Socket.Writer, Socket.SocketError> {
+    return this.writer !== undefined
+      ? Effect.succeed(this.writer)
+      : Effect.map(Scope.provide(this.socket.writer, this.scope), (writer) => (this.writer = writer))
+  }
+
+  // The net.Socket methods clients call; options of the kernel socket, meaningless here.
+  setNoDelay(_noDelay?: boolean): this {
+    return this
+  }
+  setKeepAlive(_enable?: boolean, _initialDelay?: number): this {
+    return this
+  }
+  setTimeout(_timeout: number, callback?: () => void): this {
+    if (callback !== undefined) this.once("timeout", callback)
+    return this
+  }
+  ref(): this {
+    return this
+  }
+  unref(): this {
+    return this
+  }
+}
+
+/** The Node error for a socket error: the typed cause (it has `code`, `syscall`), or the error. */
+const errorOf = (error: Socket.SocketError | unknown): Error => {
+  if (!Socket.isSocketError(error)) return error instanceof Error ? error : new Error(String(error))
+  const reason = error.reason
+  const cause = "cause" in reason ? reason.cause : undefined
+  if (ConnectError.isConnectError(cause)) return Object.assign(cause, { code: cause._tag })
+  return cause instanceof Error ? cause : error
+}
+
+/**
+ * The connected handle as a Node socket: the kernel `net.Socket` when the transport has one
+ * (NodeNetwork), else a {@link SocketDuplex} over its `effect/socket` view. ENOTCONN unless
+ * connected. The handle still owns the connection: closing its scope destroys the socket.
+ *
+ * It behaves as a `net.Socket` made by the client would: the peer's end closes it, unless
+ * `allowHalfOpen: true` (clients notice a dead server by the socket's 'close').
+ *
+ * @example
+ * ```ts
+ * import type { SocketHandle } from "@dial/core"
+ * import { NodeStream } from "@dial/node"
+ *
+ * declare const handle: SocketHandle.StreamHandle
+ * const socket = NodeStream.fromHandle(handle)
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const fromHandle = (
+  handle: SocketHandle.StreamHandle,
+  options?: { readonly allowHalfOpen?: boolean | undefined }
+): Effect.Effect<NodeSocket, ConnectError.ConnectError> =>
+  Effect.map(handle.connection, (connection) => {
+    const native = connection.native
+    if (!(native instanceof Net.Socket)) return new SocketDuplex(connection.socket, options)
+    // Clients expect `net.Socket`'s default: the peer's end ends the socket (ioredis and pg
+    // notice a dead server by its 'close'). dial's own view keeps the kernel's half-open.
+    native.allowHalfOpen = options?.allowHalfOpen === true
+    return native
+  })
+
+/**
+ * Runs a dial in a scope of its own and hands out the connection as a Node socket; the
+ * socket's `'close'` closes the scope (and the handle). Fails with the dial's typed errors.
+ *
+ * @example
+ * ```ts
+ * import { Network, Retry } from "@dial/core"
+ * import { NodeNetwork, NodeStream } from "@dial/node"
+ * import { Effect } from "effect"
+ *
+ * const socket = NodeStream.open(Network.connect("unix:/run/postgresql/.s.PGSQL.5432")).pipe(
+ *   Effect.retry(Retry.transient({ maxElapsed: "10 seconds" })),
+ *   Effect.provide(NodeNetwork.layer)
+ * )
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const open = <E, R>(
+  connect: Effect.Effect<SocketHandle.StreamHandle | { readonly handle: SocketHandle.StreamHandle }, E, R>
+): Effect.Effect<NodeSocket, E | ConnectError.ConnectError, Exclude<R, Scope.Scope>> =>
+  Effect.uninterruptibleMask((restore) =>
+    Effect.gen(function* () {
+      const scope = yield* Scope.make()
+      const exit = yield* Effect.exit(
+        restore(
+          Effect.flatMap(Scope.provide(connect, scope), (made) => fromHandle("handle" in made ? made.handle : made))
+        )
+      )
+      if (Exit.isFailure(exit)) {
+        yield* Scope.close(scope, exit)
+        return yield* Effect.failCause(exit.cause)
+      }
+      const socket = exit.value
+      socket.once("close", () => Effect.runFork(Scope.close(scope, Exit.void)))
+      return socket
+    })
+  ) as Effect.Effect<NodeSocket, E | ConnectError.ConnectError, Exclude<R, Scope.Scope>>
+
+/**
+ * A socket for pg's `stream` option. pg calls `connect(port, host)` on the stream it is given;
+ * the socket is connected already, so that call only reports `'connect'` (on the next tick).
+ *
+ * @example
+ * ```ts
+ * import { Network } from "@dial/core"
+ * import { NodeNetwork, NodeStream } from "@dial/node"
+ * import { Effect } from "effect"
+ * import pg from "pg"
+ *
+ * const client = Effect.gen(function*() {
+ *   const socket = yield* NodeStream.open(Network.connect("127.0.0.1:5432"))
+ *   const client = new pg.Client({ stream: () => NodeStream.forPg(socket), user: "app" })
+ *   yield* Effect.promise(() => client.connect())
+ *   return client
+ * }).pipe(Effect.provide(NodeNetwork.layer))
+ * ```
+ *
+ * @category clients
+ * @since 0.1.0
+ */
+export const forPg = <S extends NodeSocket>(socket: S): S => {
+  const connected = function (this: S) {
+    process.nextTick(() => this.emit("connect"))
+    return this
+  }
+  Object.defineProperty(socket, "connect", { value: connected, configurable: true, writable: true })
+  return socket
+}
+
+/**
+ * A factory that runs `connect` for every call and resolves with the socket; a failed dial
+ * rejects with its typed error. It is what postgres' `socket` option takes (`postgres({ socket })`).
+ * postgres rejects the query waiting on a failed factory with dial's error, but stops dialing
+ * after it (postgres 3.4): make a new `sql` once the server is back, or use pg for reconnects.
+ *
+ * @example
+ * ```ts
+ * import { Network } from "@dial/core"
+ * import { NodeNetwork, NodeStream } from "@dial/node"
+ * import { Effect } from "effect"
+ * import postgres from "postgres"
+ *
+ * const options = {
+ *   socket: NodeStream.factory(Network.connect("127.0.0.1:5432").pipe(Effect.provide(NodeNetwork.layer))),
+ *   username: "app"
+ * }
+ * // postgres' types do not list `socket`, which its docs and code take.
+ * const sql = postgres(options as postgres.Options<{}>)
+ * ```
+ *
+ * @category clients
+ * @since 0.1.0
+ */
+export const factory =
+  <E>(
+    connect: Effect.Effect<SocketHandle.StreamHandle | { readonly handle: SocketHandle.StreamHandle }, E, Scope.Scope>
+  ): (() => Promise<NodeSocket>) =>
+  () =>
+    Effect.runPromise(open(connect))
+
+/**
+ * An ioredis `Connector` class (`new Redis({ Connector })`) that connects through dial:
+ * ioredis reconnects by calling it again, so each reconnect is a fresh dial, and a failed one
+ * reaches ioredis' 'error' event (and its `retryStrategy`) as dial's typed error, with `code`.
+ *
+ * @example
+ * ```ts
+ * import { Network } from "@dial/core"
+ * import { NodeNetwork, NodeStream } from "@dial/node"
+ * import { Effect } from "effect"
+ * import { Redis } from "ioredis"
+ *
+ * const Connector = NodeStream.ioredisConnector(
+ *   Network.connect("127.0.0.1:6379").pipe(Effect.provide(NodeNetwork.layer))
+ * )
+ * const redis = new Redis({ Connector: Connector as never, lazyConnect: true })
+ * ```
+ *
+ * @category clients
+ * @since 0.1.0
+ */
+export const ioredisConnector = <E>(
+  connect: Effect.Effect<SocketHandle.StreamHandle | { readonly handle: SocketHandle.StreamHandle }, E, Scope.Scope>
+) => {
+  const open = factory(connect)
+  return class DialConnector {
+    connecting = false
+    stream: NodeSocket | undefined = undefined
+    firstError: unknown = undefined
+    check(): boolean {
+      return true
+    }
+    async connect(): Promise<NodeSocket> {
+      this.connecting = true
+      this.firstError = undefined
+      try {
+        const stream = await open()
+        if (!this.connecting) {
+          stream.destroy()
+          throw new Error("Connection is closed.")
+        }
+        this.stream = stream
+        return stream
+      } catch (error) {
+        // ioredis reconnects after a stream that failed, not after a rejected connect (which
+        // ends the client): hand it a destroyed stream and the typed error as its first error,
+        // as its own connector does. `code` keeps dial's tag for its retryStrategy.
+        if (isTagged(error)) Object.assign(error, { code: error._tag })
+        this.firstError = error
+        // A never-connected net.Socket: it has every method ioredis calls; destroying it opens nothing.
+        const failed = new Net.Socket()
+        failed.destroy()
+        return failed
+      } finally {
+        this.connecting = false
+      }
+    }
+    disconnect(): void {
+      this.connecting = false
+      this.stream?.end()
+    }
+  }
+}
+
+const isTagged = (u: unknown): u is { readonly _tag: string } & object =>
+  typeof u === "object" && u !== null && "_tag" in u && typeof (u as { _tag: unknown })._tag === "string"
