@@ -113,6 +113,11 @@ export interface StreamConnection {
   /** Destroys the connection. Idempotent. */
   readonly close: Effect.Effect<void>
   /**
+   * Destroys the connection now, as `close` does, where that needs nothing asynchronous.
+   * Optional: a scope closing many handles calls it and builds no Effect per handle.
+   */
+  readonly closeSync?: (() => void) | undefined
+  /**
    * True once the connection is gone both ways by the peer or an error (a reset, a `CloseEvent`,
    * the peer's FIN after our own end), not by `close`: the handle then lets it go. May be a getter.
    */

@@ -42,12 +42,14 @@ class DialSocket extends Net.Socket {
 }
 
 /** Destroys the socket, which closes its descriptor at once; idempotent. */
-const closeSocket = (socket: DialSocket): Effect.Effect<void> =>
-  Effect.sync(() => {
-    if (socket.destroyed) return
-    socket.closedByHandle = true
-    socket.destroy()
-  })
+const closeSocketNow = (socket: DialSocket): void => {
+  if (socket.destroyed) return
+  socket.closedByHandle = true
+  socket.destroy()
+}
+
+/** As `closeSocketNow`, for the paths that compose Effects. */
+const closeSocket = (socket: DialSocket): Effect.Effect<void> => Effect.sync(() => closeSocketNow(socket))
 
 const connectOptions = (address: Address, options: Transport.SocketOptions): Net.NetConnectOpts => {
   if (address._tag !== "Inet") return { path: SockAddr.socketPath(address) }
@@ -106,7 +108,8 @@ const connection = (socket: DialSocket, address: SockAddr.SockAddr): Transport.S
     get socket() {
       return (adapted ??= effectSocket(this))
     },
-    close: closeSocket(socket)
+    close: closeSocket(socket),
+    closeSync: () => closeSocketNow(socket)
   }
 }
 
