@@ -23,8 +23,7 @@ const read = <K extends string>(
   field: string,
   input: unknown,
   rules: Record<K, ReadonlyArray<unknown> | "number" | "duration" | "any">
-  // The values are checked against `rules`, so the caller may read them as its options type.
-  // biome-ignore lint/suspicious/noExplicitAny: see above
+  // The values are checked against `rules`, so the caller may read them as its options type (any).
 ): Result.Result<Partial<Record<K, any>>, InvalidInput.InvalidInput> => {
   const keys = Object.keys(rules) as Array<K>
   const snapshot = InvalidInput.options(field, input, keys)
