@@ -213,9 +213,9 @@ abstract class HandleImpl implements SocketHandle.Handle {
   /** Lets go of a connection the peer or an error has ended (a stream's; nothing otherwise). */
   settle(): void {}
 
-  /** What starts with a kept connection (a stream's deadlines). */
+  /** What starts with a kept connection (a stream's deadlines); `nothing` for none. */
   afterKeep(): Effect.Effect<void> {
-    return Effect.void
+    return nothing
   }
 
   get state(): Effect.Effect<SocketHandle.State> {
@@ -269,7 +269,7 @@ abstract class HandleImpl implements SocketHandle.Handle {
   abstract keep(endpoints: Endpoints): void
   /** What a successful attempt leaves to close when the handle closed meanwhile. */
   abstract abandon(endpoints: Endpoints): Effect.Effect<void>
-  /** What goes after a failed attempt the handle still owned. */
+  /** What goes after a failed attempt the handle still owned (only in `onExit`: `nothing` for none). */
   abstract afterFailure(): Effect.Effect<void>
   /** `connect(unspec)`: only a datagram handle gets here (validation refuses it on a stream). */
   abstract dissolve(): Effect.Effect<void, ConnectError.ConnectError>
@@ -344,14 +344,26 @@ abstract class HandleImpl implements SocketHandle.Handle {
       }
       // The attempt's socket is gone (a stream's never reached the handle). A later connect
       // starts afresh (connect(2), NOTES).
-      if (!owned) return Effect.void
+      if (!owned) return nothing
       const error = Cause.findErrorOption(exit.cause)
       this.current = Option.isSome(error) ? { _tag: "Failed", address, error: error.value } : idle
       return this.afterFailure()
     })
-    return Effect.asVoid(transition)
+    // `map`, not `asVoid`: its continuation hands the value on within the step; `asVoid`'s
+    // returns an Exit the run loop evaluates as one more step.
+    return Effect.map(transition, toVoid)
   }
 }
+
+const toVoid = (): void => {}
+
+/**
+ * What an `onExit` handler returns when it has nothing to run. Effect's `onExit` (4.x,
+ * `onExitPrimitive`) accepts `undefined` there and hands the exit on as it is; `Effect.void`
+ * would cost three run-loop steps (a flatMap, the void, the exit again), four after a failure.
+ * Typed as an Effect because the public signature says so.
+ */
+const nothing = undefined as unknown as Effect.Effect<void>
 
 class StreamHandleImpl extends HandleImpl implements SocketHandle.StreamHandle {
   declare readonly type: "stream" | "seqpacket"
@@ -452,7 +464,7 @@ class StreamHandleImpl extends HandleImpl implements SocketHandle.StreamHandle {
 
   // The handle's deadlines carry over to each new connection (an idle watcher starts with it).
   override afterKeep(): Effect.Effect<void> {
-    return this.live === undefined || this.limits === noLimits ? Effect.void : this.live.setLimits(this.limits)
+    return this.live === undefined || this.limits === noLimits ? nothing : this.live.setLimits(this.limits)
   }
 
   abandon(endpoints: Endpoints) {
@@ -460,7 +472,7 @@ class StreamHandleImpl extends HandleImpl implements SocketHandle.StreamHandle {
   }
 
   afterFailure() {
-    return Effect.void
+    return nothing
   }
 
   dissolve() {
@@ -652,42 +664,68 @@ const closeGroup = (handles: Array<HandleImpl>): Effect.Effect<void> => {
 }
 
 /**
- * Registers `handle` with `scope`: it joins the scope's last group when nothing was added to the
- * scope since (so the handle still closes before everything registered before it), or starts one.
- * Scope.addFinalizerExit, not Effect.addFinalizer: close needs no context, and capturing and
- * merging the opener's context on every handle was a third of a fake connect's cost.
+ * Adds `finalizer` to `scope` now: what `Scope.addFinalizerExit` does once run, without the
+ * Effect around it (two run-loop steps and an object per handle). It moves the scope's state
+ * the way Effect documents it (`Scope.State`: an Empty scope becomes Open with one finalizer,
+ * the second finalizer turns that into a Map in insertion order). The caller has checked that
+ * the scope is not Closed.
  */
+const addFinalizerNow = (
+  scope: Scope.Scope,
+  key: {},
+  finalizer: (exit: Exit.Exit<unknown, unknown>) => Effect.Effect<void>
+): void => {
+  const state = scope.state
+  if (state._tag === "Empty") {
+    scope.state = { _tag: "Open", finalizerKey: key, finalizer, finalizers: undefined }
+  } else if (state._tag === "Open") {
+    if (state.finalizer !== undefined) {
+      state.finalizers = new Map([[state.finalizerKey!, state.finalizer]])
+      state.finalizerKey = undefined
+      state.finalizer = undefined
+    }
+    state.finalizers!.set(key, finalizer)
+  }
+}
+
+/**
+ * Registers `handle` with `scope`, synchronously: it joins the scope's last group when nothing
+ * was added to the scope since (so the handle still closes before everything registered before
+ * it), or starts one. A finalizer of the scope's own, not Effect.addFinalizer: close needs no
+ * context, and capturing and merging the opener's context on every handle was a third of a
+ * fake connect's cost. Returns false when the scope is already closed (the caller closes the
+ * handle).
+ */
+const joinScope = (scope: Scope.Scope, handle: HandleImpl): boolean => {
+  const state = scope.state
+  if (state._tag === "Closed") return false
+  const group = groups.get(scope)
+  if (
+    group !== undefined &&
+    group.handles.length > 0 &&
+    state._tag === "Open" &&
+    state.finalizers === group.finalizers &&
+    (state.finalizers !== undefined || state.finalizerKey === group.handles) &&
+    finalizerCount(state) === group.size
+  ) {
+    group.handles.push(handle)
+    return true
+  }
+  const handles: Array<HandleImpl> = [handle]
+  // The array is the finalizer's key too: a scope with this group alone is recognised by it.
+  addFinalizerNow(scope, handles, () => closeGroup(handles))
+  const after = scope.state as Scope.State.Open
+  groups.set(scope, { handles, finalizers: after.finalizers, size: finalizerCount(after) })
+  return true
+}
+
 const inScope = <T extends Transport.SocketType>(
   scope: Scope.Scope,
   handle: HandleImpl
-): Effect.Effect<SocketHandle.HandleOf<T>> =>
-  Effect.suspend(() => {
-    const opened = handle as unknown as SocketHandle.HandleOf<T>
-    const state = scope.state
-    if (state._tag === "Closed") return Effect.as(handle.closeNow(), opened)
-    const group = groups.get(scope)
-    if (
-      group !== undefined &&
-      group.handles.length > 0 &&
-      state._tag === "Open" &&
-      state.finalizers === group.finalizers &&
-      finalizerCount(state) === group.size
-    ) {
-      group.handles.push(handle)
-      return Effect.succeed(opened)
-    }
-    const handles: Array<HandleImpl> = [handle]
-    return Effect.map(
-      Scope.addFinalizerExit(scope, () => closeGroup(handles)),
-      () => {
-        const after = scope.state
-        if (after._tag === "Open") {
-          groups.set(scope, { handles, finalizers: after.finalizers, size: finalizerCount(after) })
-        }
-        return opened
-      }
-    )
-  })
+): Effect.Effect<SocketHandle.HandleOf<T>> => {
+  const opened = handle as unknown as SocketHandle.HandleOf<T>
+  return joinScope(scope, handle) ? Effect.succeed(opened) : Effect.as(handle.closeNow(), opened)
+}
 
 /** Makes a handle in `scope` that starts with an adopted socket (Connected, or Idle for an unassociated datagram). */
 export const adoptIn = <T extends Transport.SocketType>(
