@@ -637,31 +637,51 @@ export const makeIn = <T extends Transport.SocketType>(
  * closes the handles synchronously (the usual case: nothing read or written through the handle)
  * costs a few steps for them all.
  */
-interface Group {
+class Group {
   readonly handles: Array<HandleImpl>
-  readonly finalizers: ReadonlyMap<{}, unknown> | undefined
+  /** The scope's finalizer map just after this group's last handle joined (none while it has one finalizer). */
+  finalizers: ReadonlyMap<{}, unknown> | undefined = undefined
   /** The scope's finalizer count just after this group's last handle joined. */
-  size: number
+  size = 0
+  /**
+   * The scope's Open state when this group's finalizer was the scope's first. Effect changes that
+   * very object when a second finalizer joins (`finalizer` becomes undefined); while it still
+   * names this group's finalizer, closing the scope runs this finalizer alone.
+   */
+  sole: Scope.State.Open | undefined = undefined
+  readonly finalize: (exit: Exit.Exit<unknown, unknown>) => Effect.Effect<void>
+
+  constructor(handle: HandleImpl) {
+    this.handles = [handle]
+    this.finalize = () => this.close()
+  }
+
+  close(): Effect.Effect<void> {
+    const handles = this.handles
+    let effect: Effect.Effect<void> | undefined
+    // Reverse order, as a scope runs its finalizers; a handle that needs an Effect to close
+    // (a reader, a writer or a watcher to stop) closes after the synchronous ones, in order.
+    for (let i = handles.length - 1; i >= 0; i--) {
+      const handle = handles[i]!
+      if (handle.closeSync()) continue
+      const close = handle.closeNow()
+      effect = effect === undefined ? close : Effect.andThen(effect, close)
+    }
+    handles.length = 0
+    if (effect !== undefined) return effect
+    // The scope's only finalizer: Effect returns what it returns to the closer as is
+    // (`Scope.closeUnsafe`'s documented `undefined` when there is nothing to run), and every
+    // closer takes `undefined` as done (`Effect.scoped`, `Scope.close`). `Effect.void` would cost
+    // three run-loop steps (four after a failure). With others, the scope runs each finalizer's
+    // Effect, so this one returns one.
+    return this.sole?.finalizer === this.finalize ? nothing : Effect.void
+  }
 }
 
 const groups = new WeakMap<Scope.Scope, Group>()
 
 const finalizerCount = (state: Scope.Scope["state"]): number =>
   state._tag !== "Open" ? 0 : state.finalizers === undefined ? 1 : state.finalizers.size
-
-const closeGroup = (handles: Array<HandleImpl>): Effect.Effect<void> => {
-  let effect: Effect.Effect<void> | undefined
-  // Reverse order, as a scope runs its finalizers; a handle that needs an Effect to close
-  // (a reader, a writer or a watcher to stop) closes after the synchronous ones, in order.
-  for (let i = handles.length - 1; i >= 0; i--) {
-    const handle = handles[i]!
-    if (handle.closeSync()) continue
-    const close = handle.closeNow()
-    effect = effect === undefined ? close : Effect.andThen(effect, close)
-  }
-  handles.length = 0
-  return effect ?? Effect.void
-}
 
 /**
  * Adds `finalizer` to `scope` now: what `Scope.addFinalizerExit` does once run, without the
@@ -705,17 +725,20 @@ const joinScope = (scope: Scope.Scope, handle: HandleImpl): boolean => {
     group.handles.length > 0 &&
     state._tag === "Open" &&
     state.finalizers === group.finalizers &&
-    (state.finalizers !== undefined || state.finalizerKey === group.handles) &&
+    (state.finalizers !== undefined || state.finalizerKey === group) &&
     finalizerCount(state) === group.size
   ) {
     group.handles.push(handle)
     return true
   }
-  const handles: Array<HandleImpl> = [handle]
-  // The array is the finalizer's key too: a scope with this group alone is recognised by it.
-  addFinalizerNow(scope, handles, () => closeGroup(handles))
+  const created = new Group(handle)
+  const empty = state._tag === "Empty"
+  addFinalizerNow(scope, created, created.finalize)
   const after = scope.state as Scope.State.Open
-  groups.set(scope, { handles, finalizers: after.finalizers, size: finalizerCount(after) })
+  created.finalizers = after.finalizers
+  created.size = finalizerCount(after)
+  if (empty) created.sole = after
+  groups.set(scope, created)
   return true
 }
 
