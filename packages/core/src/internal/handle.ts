@@ -41,16 +41,32 @@ const closed: SocketHandle.State = { _tag: "Closed" }
  * lazily (a `getsockname` most connections never need): the state reads it on first use, and
  * `state` reads it before handing the value out, while the socket is surely open.
  */
-const connectedTo = (endpoints: { readonly local: SockAddr.SockAddr; readonly peer: SockAddr.SockAddr }) => {
-  let local: SockAddr.SockAddr | undefined
-  return {
-    _tag: "Connected" as const,
-    get local() {
-      return (local ??= endpoints.local)
-    },
-    peer: endpoints.peer
+class ConnectedState {
+  readonly _tag = "Connected" as const
+  readonly peer: SockAddr.SockAddr
+  readonly endpoints: { readonly local: SockAddr.SockAddr }
+  localAddress: SockAddr.SockAddr | undefined = undefined
+
+  constructor(endpoints: { readonly local: SockAddr.SockAddr; readonly peer: SockAddr.SockAddr }) {
+    this.endpoints = endpoints
+    this.peer = endpoints.peer
+  }
+
+  get local(): SockAddr.SockAddr {
+    return (this.localAddress ??= this.endpoints.local)
+  }
+
+  /** The state as the plain record `state` hands out (it spreads, compares and prints as data). */
+  toRecord(): SocketHandle.State {
+    return { _tag: "Connected", local: this.local, peer: this.peer }
   }
 }
+
+// A class rather than an object literal with a getter: no closure and context per connection.
+const connectedTo = (endpoints: {
+  readonly local: SockAddr.SockAddr
+  readonly peer: SockAddr.SockAddr
+}): SocketHandle.State => new ConnectedState(endpoints) as SocketHandle.State
 
 // Duck-typed (a signal from another realm or a polyfill works too), and read inside a guard: a
 // proxy's traps may throw. What is used later (addEventListener, removeEventListener, aborted)
@@ -221,8 +237,9 @@ abstract class HandleImpl implements SocketHandle.Handle {
   get state(): Effect.Effect<SocketHandle.State> {
     return Effect.sync(() => {
       this.settle()
-      // Read while the socket is surely open: the value may outlive it.
-      if (this.current._tag === "Connected") void this.current.local
+      // Read while the socket is surely open: the value may outlive it. Kept as the state from
+      // now on, so that two reads give the same value.
+      if (this.current instanceof ConnectedState) this.current = this.current.toRecord()
       return this.current
     })
   }
@@ -371,9 +388,18 @@ class StreamHandleImpl extends HandleImpl implements SocketHandle.StreamHandle {
   /** A connection the peer ended, let go by `settle`, closed (idempotently) before the next attempt or on release. */
   stale: Transport.StreamConnection | undefined = undefined
 
-  /** The connection's deadlines and the handle's own reader and writer, while connected. */
+  /**
+   * The connection's deadlines and the handle's own reader and writer, made on first use (a
+   * read, a write, the socket, an idle deadline): most connections are opened and closed and
+   * never need one.
+   */
   live: Live | undefined = undefined
   limits: Limits = noLimits
+
+  /** The live connection, made now if it is not yet; only while `stream` is set. */
+  liveOf(stream: Transport.StreamConnection): Live {
+    return (this.live ??= new Live(stream, this.limits))
+  }
 
   get socket(): Effect.Effect<Socket.Socket, ConnectError.ConnectError> {
     return Effect.map(this.liveNow("read"), (live) => live.socket)
@@ -386,8 +412,8 @@ class StreamHandleImpl extends HandleImpl implements SocketHandle.StreamHandle {
   liveNow(syscall: ConnectError.Syscall): Effect.Effect<Live, ConnectError.ConnectError> {
     return Effect.suspend(() => {
       this.settle()
-      return this.current._tag === "Connected" && this.live !== undefined
-        ? Effect.succeed(this.live)
+      return this.current._tag === "Connected" && this.stream !== undefined
+        ? Effect.succeed(this.liveOf(this.stream))
         : Effect.fail(this.notConnected(syscall))
     })
   }
@@ -415,8 +441,11 @@ class StreamHandleImpl extends HandleImpl implements SocketHandle.StreamHandle {
     return Effect.suspend(() => {
       const decoded = decodeLimits(deadlines, this.limits)
       if (Result.isFailure(decoded)) return Effect.fail(decoded.failure)
-      this.limits = decoded.success
-      return this.live === undefined ? Effect.void : this.live.setLimits(decoded.success)
+      const limits = decoded.success
+      this.limits = limits
+      // An idle deadline watches the connection from now; the others apply when it is used.
+      const live = limits.idle !== undefined && this.stream !== undefined ? this.liveOf(this.stream) : this.live
+      return live === undefined ? Effect.void : live.setLimits(limits)
     })
   }
 
@@ -459,12 +488,14 @@ class StreamHandleImpl extends HandleImpl implements SocketHandle.StreamHandle {
 
   keep(endpoints: Endpoints) {
     this.stream = endpoints as Transport.StreamConnection
-    this.live = new Live(this.stream, noLimits)
   }
 
-  // The handle's deadlines carry over to each new connection (an idle watcher starts with it).
+  // The handle's deadlines carry over to each new connection: an idle watcher starts with it,
+  // the read and write deadlines apply when the connection is first used.
   override afterKeep(): Effect.Effect<void> {
-    return this.live === undefined || this.limits === noLimits ? nothing : this.live.setLimits(this.limits)
+    return this.limits.idle === undefined || this.stream === undefined
+      ? nothing
+      : this.liveOf(this.stream).setLimits(this.limits)
   }
 
   abandon(endpoints: Endpoints) {
@@ -759,7 +790,7 @@ export const adoptIn = <T extends Transport.SocketType>(
 ): Effect.Effect<SocketHandle.HandleOf<T>> => {
   if (adopted._tag === "Stream") {
     const handle = new StreamHandleImpl(transport, type as "stream" | "seqpacket", {})
-    // As after a connect: the connection and its data path (the handle's reader and writer).
+    // As after a connect: the connection (its data path is made on first use).
     handle.keep(adopted.connection)
     handle.current = connectedTo(adopted.connection)
     return inScope(scope, handle)
