@@ -669,6 +669,7 @@ export const makeIn = <T extends Transport.SocketType>(
  * costs a few steps for them all.
  */
 class Group {
+  readonly scope: Scope.Scope
   readonly handles: Array<HandleImpl>
   /** The scope's finalizer map just after this group's last handle joined (none while it has one finalizer). */
   finalizers: ReadonlyMap<{}, unknown> | undefined = undefined
@@ -682,12 +683,14 @@ class Group {
   sole: Scope.State.Open | undefined = undefined
   readonly finalize: (exit: Exit.Exit<unknown, unknown>) => Effect.Effect<void>
 
-  constructor(handle: HandleImpl) {
+  constructor(scope: Scope.Scope, handle: HandleImpl) {
+    this.scope = scope
     this.handles = [handle]
     this.finalize = () => this.close()
   }
 
   close(): Effect.Effect<void> {
+    if (latest === this) latest = undefined
     const handles = this.handles
     let effect: Effect.Effect<void> | undefined
     // Reverse order, as a scope runs its finalizers; a handle that needs an Effect to close
@@ -709,7 +712,13 @@ class Group {
   }
 }
 
-const groups = new WeakMap<Scope.Scope, Group>()
+/**
+ * The group made last, for a scope with other finalizers too (one with a group alone is
+ * recognised by its state). One slot rather than a WeakMap from scopes: a WeakMap entry per
+ * scope was a tenth of what opening a handle cost. Scopes opened in turn each start their own
+ * group, which only costs their close a few steps more. Cleared when the group closes.
+ */
+let latest: Group | undefined = undefined
 
 const finalizerCount = (state: Scope.Scope["state"]): number =>
   state._tag !== "Open" ? 0 : state.finalizers === undefined ? 1 : state.finalizers.size
@@ -750,26 +759,33 @@ const addFinalizerNow = (
 const joinScope = (scope: Scope.Scope, handle: HandleImpl): boolean => {
   const state = scope.state
   if (state._tag === "Closed") return false
-  const group = groups.get(scope)
-  if (
-    group !== undefined &&
-    group.handles.length > 0 &&
-    state._tag === "Open" &&
-    state.finalizers === group.finalizers &&
-    (state.finalizers !== undefined || state.finalizerKey === group) &&
-    finalizerCount(state) === group.size
-  ) {
-    group.handles.push(handle)
-    return true
+  if (state._tag === "Open") {
+    // The scope's only finalizer is a group: this handle joins it. Otherwise the group opened
+    // last, if it is this scope's and nothing was added to the scope since.
+    const group =
+      state.finalizers === undefined
+        ? state.finalizerKey instanceof Group
+          ? state.finalizerKey
+          : undefined
+        : latest !== undefined &&
+            latest.scope === scope &&
+            state.finalizers === latest.finalizers &&
+            state.finalizers.size === latest.size
+          ? latest
+          : undefined
+    if (group !== undefined && group.handles.length > 0) {
+      group.handles.push(handle)
+      return true
+    }
   }
-  const created = new Group(handle)
+  const created = new Group(scope, handle)
   const empty = state._tag === "Empty"
   addFinalizerNow(scope, created, created.finalize)
   const after = scope.state as Scope.State.Open
   created.finalizers = after.finalizers
   created.size = finalizerCount(after)
   if (empty) created.sole = after
-  groups.set(scope, created)
+  latest = created
   return true
 }
 
