@@ -362,8 +362,8 @@ abstract class HandleImpl implements SocketHandle.Handle {
       // The attempt's socket is gone (a stream's never reached the handle). A later connect
       // starts afresh (connect(2), NOTES).
       if (!owned) return nothing
-      const error = Cause.findErrorOption(exit.cause)
-      this.current = Option.isSome(error) ? { _tag: "Failed", address, error: error.value } : idle
+      const error = failureOf(exit.cause)
+      this.current = error === undefined ? idle : { _tag: "Failed", address, error: error.error }
       return this.afterFailure()
     })
     // `map`, not `asVoid`: its continuation hands the value on within the step; `asVoid`'s
@@ -373,6 +373,12 @@ abstract class HandleImpl implements SocketHandle.Handle {
 }
 
 const toVoid = (): void => {}
+
+/** The cause's first typed failure, found without the Option and Result `findErrorOption` builds. */
+const failureOf = <E>(cause: Cause.Cause<E>): Cause.Fail<E> | undefined => {
+  for (const reason of cause.reasons) if (Cause.isFailReason(reason)) return reason
+  return undefined
+}
 
 /**
  * What an `onExit` handler returns when it has nothing to run. Effect's `onExit` (4.x,
