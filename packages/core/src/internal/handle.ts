@@ -376,7 +376,8 @@ const toVoid = (): void => {}
 
 /** The cause's first typed failure, found without the Option and Result `findErrorOption` builds. */
 const failureOf = <E>(cause: Cause.Cause<E>): Cause.Fail<E> | undefined => {
-  for (const reason of cause.reasons) if (Cause.isFailReason(reason)) return reason
+  const reasons = cause.reasons
+  for (let i = 0; i < reasons.length; i++) if (Cause.isFailReason(reasons[i]!)) return reasons[i] as Cause.Fail<E>
   return undefined
 }
 
