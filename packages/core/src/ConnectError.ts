@@ -11,9 +11,9 @@
  *
  * @since 0.1.0
  */
-import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 import * as Errno from "./Errno.ts"
+import { fieldOf } from "./internal/field.ts"
 import { stackless } from "./internal/stackless.ts"
 import * as trusted from "./internal/trusted.ts"
 import * as SockAddr from "./SockAddr.ts"
@@ -725,8 +725,9 @@ const classByTag: Readonly<Record<string, Function>> = { ...classes, UnknownErrn
  */
 export const isConnectError = (u: unknown): u is ConnectError => {
   try {
-    if (!Predicate.hasProperty(u, "_tag") || typeof u._tag !== "string") return false
-    const Class = Object.hasOwn(classByTag, u._tag) ? classByTag[u._tag] : undefined
+    const tag = fieldOf(u, "_tag")
+    if (typeof tag !== "string") return false
+    const Class = Object.hasOwn(classByTag, tag) ? classByTag[tag] : undefined
     return Class !== undefined && u instanceof Class
   } catch {
     // A proxy whose traps throw is not an errno error.

@@ -20,6 +20,7 @@
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
 import * as Result from "effect/Result"
 import type * as Scope from "effect/Scope"
 import type * as ConnectError from "./ConnectError.ts"
@@ -173,6 +174,20 @@ const validateOpen = (
   })
 }
 
+/** `open` in the fiber that runs it; `Network.open` calls it directly for a service `make` built. */
+type Opener = <T extends Transport.SocketType>(
+  fiber: Fiber.Fiber<unknown, unknown>,
+  type: T,
+  options: OpenOptions | undefined
+) => Effect.Effect<SocketHandle.HandleOf<T>, InvalidInput.InvalidInput>
+
+/**
+ * The services `make` built, with their `open` in the current fiber: `Network.open` reads the
+ * service and opens in one run-loop step rather than two (`Network.use`, then the service's
+ * own `withFiber`). A service built otherwise (a test double, a wrapper) is called as usual.
+ */
+const openers = new WeakMap<Network["Service"], Opener>()
+
 /**
  * The service over a platform's transport: validation and the shared state machine are
  * here; the transport only does the raw moves.
@@ -189,16 +204,19 @@ const validateOpen = (
  * @category constructors
  * @since 0.1.0
  */
-export const make = (transport: Transport.Transport): Network["Service"] =>
-  Network.of({
+export const make = (transport: Transport.Transport): Network["Service"] => {
+  const openIn: Opener = (fiber, type, options) => {
+    const validated = validateOpen(type, options)
+    return Result.isFailure(validated)
+      ? Effect.fail(validated.failure)
+      : internalHandle.makeIn(internalHandle.scopeOf(fiber), transport, type, validated.success)
+  }
+  const service = Network.of({
     platform: transport.platform,
     open: <T extends Transport.SocketType>(type: T, options?: OpenOptions) =>
-      Effect.withFiber<SocketHandle.HandleOf<T>, InvalidInput.InvalidInput, Scope.Scope>((fiber) => {
-        const validated = validateOpen(type, options)
-        return Result.isFailure(validated)
-          ? Effect.fail(validated.failure)
-          : internalHandle.makeIn(internalHandle.scopeOf(fiber), transport, type, validated.success)
-      }),
+      Effect.withFiber<SocketHandle.HandleOf<T>, InvalidInput.InvalidInput, Scope.Scope>((fiber) =>
+        openIn(fiber, type, options)
+      ),
     adopt: <T extends Transport.SocketType>(fd: number, type: T) =>
       Effect.withFiber<
         SocketHandle.HandleOf<T>,
@@ -220,6 +238,9 @@ export const make = (transport: Transport.Transport): Network["Service"] =>
         )
       })
   })
+  openers.set(service, openIn)
+  return service
+}
 
 /**
  * Takes over a socket this process inherited: systemd socket activation (`LISTEN_FDS`, with
@@ -279,7 +300,11 @@ export const open = <T extends Transport.SocketType>(
   type: T,
   options?: OpenOptions
 ): Effect.Effect<SocketHandle.HandleOf<T>, InvalidInput.InvalidInput | DialError.Unsupported, Network | Scope.Scope> =>
-  Network.use((network) => network.open(type, options))
+  Effect.withFiber((fiber) => {
+    const network = Context.get(fiber.context as Context.Context<Network>, Network)
+    const openIn = openers.get(network)
+    return openIn === undefined ? network.open(type, options) : openIn(fiber, type, options)
+  })
 
 /**
  * Opens a stream handle and connects it: the common case in one call.

@@ -25,6 +25,7 @@ import * as DialError from "./DialError.ts"
 import * as Errno from "./Errno.ts"
 import * as InvalidInput from "./InvalidInput.ts"
 import * as SockAddr from "./SockAddr.ts"
+import { fieldOf } from "./internal/field.ts"
 
 /**
  * What {@link fromUnknown} can produce.
@@ -68,9 +69,9 @@ const isInvalidInputCode = (code: string): boolean =>
 
 /** The address a runtime error names, from its `address` and `port` fields. */
 const addressOf = (error: object): SockAddr.SockAddr | undefined => {
-  const address = Predicate.hasProperty(error, "address") ? error.address : undefined
+  const address = fieldOf(error, "address")
   if (typeof address !== "string" || address.length === 0) return undefined
-  const port = Predicate.hasProperty(error, "port") ? error.port : undefined
+  const port = fieldOf(error, "port")
   const parsed: Result.Result<SockAddr.SockAddr, unknown> =
     typeof port === "number" ? SockAddr.inet(address, port) : SockAddr.fromSocketPath(address)
   return Result.isSuccess(parsed) ? parsed.success : undefined
@@ -78,7 +79,7 @@ const addressOf = (error: object): SockAddr.SockAddr | undefined => {
 
 const isAggregate = (u: unknown): u is { readonly errors: ReadonlyArray<unknown> } =>
   (typeof AggregateError !== "undefined" && u instanceof AggregateError) ||
-  (Predicate.hasProperty(u, "errors") && Array.isArray(u.errors) && u instanceof Error)
+  (u instanceof Error && Array.isArray(fieldOf(u, "errors")))
 
 /**
  * The typed error for a runtime's error. `context` fills what the runtime did not say (the
@@ -127,10 +128,12 @@ const fromUnknownUnguarded = (error: unknown, context: ConnectError.Context): Ma
       })
     )
   }
-  const code = Predicate.hasProperty(error, "code") && typeof error.code === "string" ? error.code : undefined
-  const errno = Predicate.hasProperty(error, "errno") && typeof error.errno === "number" ? error.errno : undefined
-  const rawSyscall =
-    Predicate.hasProperty(error, "syscall") && typeof error.syscall === "string" ? error.syscall : undefined
+  const rawCode = fieldOf(error, "code")
+  const code = typeof rawCode === "string" ? rawCode : undefined
+  const rawErrno = fieldOf(error, "errno")
+  const errno = typeof rawErrno === "number" ? rawErrno : undefined
+  const syscallField = fieldOf(error, "syscall")
+  const rawSyscall = typeof syscallField === "string" ? syscallField : undefined
   const syscall = (rawSyscall === undefined ? undefined : syscalls[rawSyscall]) ?? context.syscall ?? "connect"
   // A bind error names the local address; every other names the remote one. The runtime's
   // string is parsed only when the caller did not say.
@@ -156,7 +159,7 @@ const fromUnknownUnguarded = (error: unknown, context: ConnectError.Context): Ma
     return ConnectError.unknown(code, { ...full, errno })
   }
   // `new AbortController().abort()` gives its signal a DOMException whose `code` is the number 20.
-  if (Predicate.hasProperty(error, "name") && error.name === "AbortError") return ConnectError.make("EINTR", full)
+  if (fieldOf(error, "name") === "AbortError") return ConnectError.make("EINTR", full)
   if (errno !== undefined) {
     const row = Errno.fromNumber(errno)
     if (row !== undefined) return ConnectError.make(row.name, full)

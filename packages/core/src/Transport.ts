@@ -114,7 +114,8 @@ export interface StreamConnection {
   readonly close: Effect.Effect<void>
   /**
    * Destroys the connection now, as `close` does, where that needs nothing asynchronous.
-   * Optional: a scope closing many handles calls it and builds no Effect per handle.
+   * Optional: a scope closing many handles calls it (on the connection, as a method) and builds
+   * no Effect per handle.
    */
   readonly closeSync?: (() => void) | undefined
   /**

@@ -10,6 +10,7 @@ import { expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Scheduler from "effect/Scheduler"
 import * as Scope from "effect/Scope"
 import * as V8 from "node:v8"
 import * as Vm from "node:vm"
@@ -199,6 +200,68 @@ it.live("handles sharing a scope still close in reverse order around the scope's
       expect((yield* fourth.state)._tag).toBe("Closed")
       expect(uncaught).toEqual([])
     }),
+    NodeNetwork.layer
+  )
+)
+
+/** Counts the fiber run loop's steps: it asks the scheduler whether to yield once per step. */
+class CountingScheduler extends Scheduler.MixedScheduler {
+  steps = 0
+  override shouldYield(fiber: Parameters<Scheduler.MixedScheduler["shouldYield"]>[0]) {
+    this.steps++
+    return super.shouldYield(fiber)
+  }
+}
+
+/** Run-loop steps per run of `effect`, `count` runs one after another, less those of the loop itself. */
+const stepsPer = <E>(effect: Effect.Effect<void, E, Network.Network>, count: number) =>
+  Effect.gen(function* () {
+    const each = <E2, R>(one: Effect.Effect<void, E2, R>) =>
+      Effect.forEach(Array.from({ length: count }), () => one, { discard: true })
+    const counting = new CountingScheduler()
+    yield* Effect.provideService(each(Effect.void), Scheduler.Scheduler, counting)
+    const overhead = counting.steps
+    counting.steps = 0
+    yield* Effect.provideService(each(effect), Scheduler.Scheduler, counting)
+    return (counting.steps - overhead) / count
+  })
+
+it.live("a connect+close takes at most 10 run-loop steps, a refused connect at most 15", () =>
+  Effect.provide(
+    Effect.gen(function* () {
+      const uncaught = yield* uncaughtErrors
+      const server = yield* tcpServer("127.0.0.1")
+      const closed = yield* closedTcpPort("127.0.0.1")
+      const connect = (port: number) =>
+        Effect.scoped(Effect.flatMap(Network.open("stream"), (handle) => handle.connect(`127.0.0.1:${port}`)))
+      // The scoped floor (one Effect.callback around net.connect, one finalizer) takes 14 and 9
+      // (packages/node/bench/connect.ts). Before #13's second pass dial took 19 and 25.
+      expect(yield* stepsPer(connect(server.port), 50)).toBeLessThanOrEqual(10)
+      const refused = Effect.flatMap(Effect.flip(connect(closed)), (error) =>
+        error._tag === "ECONNREFUSED" ? Effect.void : Effect.die(error)
+      )
+      expect(yield* stepsPer(refused, 50)).toBeLessThanOrEqual(15)
+      expect(uncaught).toEqual([])
+    }),
+    NodeNetwork.layer
+  )
+)
+
+it.live("a connection's state is plain data: it spreads and compares with its local address", () =>
+  Effect.provide(
+    Effect.scoped(
+      Effect.gen(function* () {
+        const server = yield* tcpServer("127.0.0.1")
+        const handle = yield* Network.open("stream")
+        yield* handle.connect(`127.0.0.1:${server.port}`)
+        const state = yield* handle.state
+        if (state._tag !== "Connected") throw new Error(`expected Connected, got ${state._tag}`)
+        expect({ ...state }).toEqual({ _tag: "Connected", local: state.local, peer: state.peer })
+        expect(state.local._tag).toBe("Inet")
+        // Read twice, the same value.
+        expect(yield* handle.state).toBe(state)
+      })
+    ),
     NodeNetwork.layer
   )
 )

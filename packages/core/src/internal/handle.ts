@@ -41,16 +41,32 @@ const closed: SocketHandle.State = { _tag: "Closed" }
  * lazily (a `getsockname` most connections never need): the state reads it on first use, and
  * `state` reads it before handing the value out, while the socket is surely open.
  */
-const connectedTo = (endpoints: { readonly local: SockAddr.SockAddr; readonly peer: SockAddr.SockAddr }) => {
-  let local: SockAddr.SockAddr | undefined
-  return {
-    _tag: "Connected" as const,
-    get local() {
-      return (local ??= endpoints.local)
-    },
-    peer: endpoints.peer
+class ConnectedState {
+  readonly _tag = "Connected" as const
+  readonly peer: SockAddr.SockAddr
+  readonly endpoints: { readonly local: SockAddr.SockAddr }
+  localAddress: SockAddr.SockAddr | undefined = undefined
+
+  constructor(endpoints: { readonly local: SockAddr.SockAddr; readonly peer: SockAddr.SockAddr }) {
+    this.endpoints = endpoints
+    this.peer = endpoints.peer
+  }
+
+  get local(): SockAddr.SockAddr {
+    return (this.localAddress ??= this.endpoints.local)
+  }
+
+  /** The state as the plain record `state` hands out (it spreads, compares and prints as data). */
+  toRecord(): SocketHandle.State {
+    return { _tag: "Connected", local: this.local, peer: this.peer }
   }
 }
+
+// A class rather than an object literal with a getter: no closure and context per connection.
+const connectedTo = (endpoints: {
+  readonly local: SockAddr.SockAddr
+  readonly peer: SockAddr.SockAddr
+}): SocketHandle.State => new ConnectedState(endpoints) as SocketHandle.State
 
 // Duck-typed (a signal from another realm or a polyfill works too), and read inside a guard: a
 // proxy's traps may throw. What is used later (addEventListener, removeEventListener, aborted)
@@ -213,16 +229,17 @@ abstract class HandleImpl implements SocketHandle.Handle {
   /** Lets go of a connection the peer or an error has ended (a stream's; nothing otherwise). */
   settle(): void {}
 
-  /** What starts with a kept connection (a stream's deadlines). */
+  /** What starts with a kept connection (a stream's deadlines); `nothing` for none. */
   afterKeep(): Effect.Effect<void> {
-    return Effect.void
+    return nothing
   }
 
   get state(): Effect.Effect<SocketHandle.State> {
     return Effect.sync(() => {
       this.settle()
-      // Read while the socket is surely open: the value may outlive it.
-      if (this.current._tag === "Connected") void this.current.local
+      // Read while the socket is surely open: the value may outlive it. Kept as the state from
+      // now on, so that two reads give the same value.
+      if (this.current instanceof ConnectedState) this.current = this.current.toRecord()
       return this.current
     })
   }
@@ -269,7 +286,7 @@ abstract class HandleImpl implements SocketHandle.Handle {
   abstract keep(endpoints: Endpoints): void
   /** What a successful attempt leaves to close when the handle closed meanwhile. */
   abstract abandon(endpoints: Endpoints): Effect.Effect<void>
-  /** What goes after a failed attempt the handle still owned. */
+  /** What goes after a failed attempt the handle still owned (only in `onExit`: `nothing` for none). */
   abstract afterFailure(): Effect.Effect<void>
   /** `connect(unspec)`: only a datagram handle gets here (validation refuses it on a stream). */
   abstract dissolve(): Effect.Effect<void, ConnectError.ConnectError>
@@ -344,14 +361,33 @@ abstract class HandleImpl implements SocketHandle.Handle {
       }
       // The attempt's socket is gone (a stream's never reached the handle). A later connect
       // starts afresh (connect(2), NOTES).
-      if (!owned) return Effect.void
-      const error = Cause.findErrorOption(exit.cause)
-      this.current = Option.isSome(error) ? { _tag: "Failed", address, error: error.value } : idle
+      if (!owned) return nothing
+      const error = failureOf(exit.cause)
+      this.current = error === undefined ? idle : { _tag: "Failed", address, error: error.error }
       return this.afterFailure()
     })
-    return Effect.asVoid(transition)
+    // `map`, not `asVoid`: its continuation hands the value on within the step; `asVoid`'s
+    // returns an Exit the run loop evaluates as one more step.
+    return Effect.map(transition, toVoid)
   }
 }
+
+const toVoid = (): void => {}
+
+/** The cause's first typed failure, found without the Option and Result `findErrorOption` builds. */
+const failureOf = <E>(cause: Cause.Cause<E>): Cause.Fail<E> | undefined => {
+  const reasons = cause.reasons
+  for (let i = 0; i < reasons.length; i++) if (Cause.isFailReason(reasons[i]!)) return reasons[i] as Cause.Fail<E>
+  return undefined
+}
+
+/**
+ * What an `onExit` handler returns when it has nothing to run. Effect's `onExit` (4.x,
+ * `onExitPrimitive`) accepts `undefined` there and hands the exit on as it is; `Effect.void`
+ * would cost three run-loop steps (a flatMap, the void, the exit again), four after a failure.
+ * Typed as an Effect because the public signature says so.
+ */
+const nothing = undefined as unknown as Effect.Effect<void>
 
 class StreamHandleImpl extends HandleImpl implements SocketHandle.StreamHandle {
   declare readonly type: "stream" | "seqpacket"
@@ -359,9 +395,18 @@ class StreamHandleImpl extends HandleImpl implements SocketHandle.StreamHandle {
   /** A connection the peer ended, let go by `settle`, closed (idempotently) before the next attempt or on release. */
   stale: Transport.StreamConnection | undefined = undefined
 
-  /** The connection's deadlines and the handle's own reader and writer, while connected. */
+  /**
+   * The connection's deadlines and the handle's own reader and writer, made on first use (a
+   * read, a write, the socket, an idle deadline): most connections are opened and closed and
+   * never need one.
+   */
   live: Live | undefined = undefined
   limits: Limits = noLimits
+
+  /** The live connection, made now if it is not yet; only while `stream` is set. */
+  liveOf(stream: Transport.StreamConnection): Live {
+    return (this.live ??= new Live(stream, this.limits))
+  }
 
   get socket(): Effect.Effect<Socket.Socket, ConnectError.ConnectError> {
     return Effect.map(this.liveNow("read"), (live) => live.socket)
@@ -374,8 +419,8 @@ class StreamHandleImpl extends HandleImpl implements SocketHandle.StreamHandle {
   liveNow(syscall: ConnectError.Syscall): Effect.Effect<Live, ConnectError.ConnectError> {
     return Effect.suspend(() => {
       this.settle()
-      return this.current._tag === "Connected" && this.live !== undefined
-        ? Effect.succeed(this.live)
+      return this.current._tag === "Connected" && this.stream !== undefined
+        ? Effect.succeed(this.liveOf(this.stream))
         : Effect.fail(this.notConnected(syscall))
     })
   }
@@ -403,8 +448,11 @@ class StreamHandleImpl extends HandleImpl implements SocketHandle.StreamHandle {
     return Effect.suspend(() => {
       const decoded = decodeLimits(deadlines, this.limits)
       if (Result.isFailure(decoded)) return Effect.fail(decoded.failure)
-      this.limits = decoded.success
-      return this.live === undefined ? Effect.void : this.live.setLimits(decoded.success)
+      const limits = decoded.success
+      this.limits = limits
+      // An idle deadline watches the connection from now; the others apply when it is used.
+      const live = limits.idle !== undefined && this.stream !== undefined ? this.liveOf(this.stream) : this.live
+      return live === undefined ? Effect.void : live.setLimits(limits)
     })
   }
 
@@ -447,12 +495,14 @@ class StreamHandleImpl extends HandleImpl implements SocketHandle.StreamHandle {
 
   keep(endpoints: Endpoints) {
     this.stream = endpoints as Transport.StreamConnection
-    this.live = new Live(this.stream, noLimits)
   }
 
-  // The handle's deadlines carry over to each new connection (an idle watcher starts with it).
+  // The handle's deadlines carry over to each new connection: an idle watcher starts with it,
+  // the read and write deadlines apply when the connection is first used.
   override afterKeep(): Effect.Effect<void> {
-    return this.live === undefined || this.limits === noLimits ? Effect.void : this.live.setLimits(this.limits)
+    return this.limits.idle === undefined || this.stream === undefined
+      ? nothing
+      : this.liveOf(this.stream).setLimits(this.limits)
   }
 
   abandon(endpoints: Endpoints) {
@@ -460,7 +510,7 @@ class StreamHandleImpl extends HandleImpl implements SocketHandle.StreamHandle {
   }
 
   afterFailure() {
-    return Effect.void
+    return nothing
   }
 
   dissolve() {
@@ -625,69 +675,134 @@ export const makeIn = <T extends Transport.SocketType>(
  * closes the handles synchronously (the usual case: nothing read or written through the handle)
  * costs a few steps for them all.
  */
-interface Group {
+class Group {
+  readonly scope: Scope.Scope
   readonly handles: Array<HandleImpl>
-  readonly finalizers: ReadonlyMap<{}, unknown> | undefined
+  /** The scope's finalizer map just after this group's last handle joined (none while it has one finalizer). */
+  finalizers: ReadonlyMap<{}, unknown> | undefined = undefined
   /** The scope's finalizer count just after this group's last handle joined. */
-  size: number
+  size = 0
+  /**
+   * The scope's Open state when this group's finalizer was the scope's first. Effect changes that
+   * very object when a second finalizer joins (`finalizer` becomes undefined); while it still
+   * names this group's finalizer, closing the scope runs this finalizer alone.
+   */
+  sole: Scope.State.Open | undefined = undefined
+  readonly finalize: (exit: Exit.Exit<unknown, unknown>) => Effect.Effect<void>
+
+  constructor(scope: Scope.Scope, handle: HandleImpl) {
+    this.scope = scope
+    this.handles = [handle]
+    this.finalize = () => this.close()
+  }
+
+  close(): Effect.Effect<void> {
+    if (latest === this) latest = undefined
+    const handles = this.handles
+    let effect: Effect.Effect<void> | undefined
+    // Reverse order, as a scope runs its finalizers; a handle that needs an Effect to close
+    // (a reader, a writer or a watcher to stop) closes after the synchronous ones, in order.
+    for (let i = handles.length - 1; i >= 0; i--) {
+      const handle = handles[i]!
+      if (handle.closeSync()) continue
+      const close = handle.closeNow()
+      effect = effect === undefined ? close : Effect.andThen(effect, close)
+    }
+    handles.length = 0
+    if (effect !== undefined) return effect
+    // The scope's only finalizer: Effect returns what it returns to the closer as is
+    // (`Scope.closeUnsafe`'s documented `undefined` when there is nothing to run), and every
+    // closer takes `undefined` as done (`Effect.scoped`, `Scope.close`). `Effect.void` would cost
+    // three run-loop steps (four after a failure). With others, the scope runs each finalizer's
+    // Effect, so this one returns one.
+    return this.sole?.finalizer === this.finalize ? nothing : Effect.void
+  }
 }
 
-const groups = new WeakMap<Scope.Scope, Group>()
+/**
+ * The group made last, for a scope with other finalizers too (one with a group alone is
+ * recognised by its state). One slot rather than a WeakMap from scopes: a WeakMap entry per
+ * scope was a tenth of what opening a handle cost. Scopes opened in turn each start their own
+ * group, which only costs their close a few steps more. Cleared when the group closes.
+ */
+let latest: Group | undefined = undefined
 
 const finalizerCount = (state: Scope.Scope["state"]): number =>
   state._tag !== "Open" ? 0 : state.finalizers === undefined ? 1 : state.finalizers.size
 
-const closeGroup = (handles: Array<HandleImpl>): Effect.Effect<void> => {
-  let effect: Effect.Effect<void> | undefined
-  // Reverse order, as a scope runs its finalizers; a handle that needs an Effect to close
-  // (a reader, a writer or a watcher to stop) closes after the synchronous ones, in order.
-  for (let i = handles.length - 1; i >= 0; i--) {
-    const handle = handles[i]!
-    if (handle.closeSync()) continue
-    const close = handle.closeNow()
-    effect = effect === undefined ? close : Effect.andThen(effect, close)
+/**
+ * Adds `finalizer` to `scope` now: what `Scope.addFinalizerExit` does once run, without the
+ * Effect around it (two run-loop steps and an object per handle). It moves the scope's state
+ * the way Effect documents it (`Scope.State`: an Empty scope becomes Open with one finalizer,
+ * the second finalizer turns that into a Map in insertion order). The caller has checked that
+ * the scope is not Closed.
+ */
+const addFinalizerNow = (
+  scope: Scope.Scope,
+  key: {},
+  finalizer: (exit: Exit.Exit<unknown, unknown>) => Effect.Effect<void>
+): void => {
+  const state = scope.state
+  if (state._tag === "Empty") {
+    scope.state = { _tag: "Open", finalizerKey: key, finalizer, finalizers: undefined }
+  } else if (state._tag === "Open") {
+    if (state.finalizer !== undefined) {
+      state.finalizers = new Map([[state.finalizerKey!, state.finalizer]])
+      state.finalizerKey = undefined
+      state.finalizer = undefined
+    }
+    state.finalizers!.set(key, finalizer)
   }
-  handles.length = 0
-  return effect ?? Effect.void
 }
 
 /**
- * Registers `handle` with `scope`: it joins the scope's last group when nothing was added to the
- * scope since (so the handle still closes before everything registered before it), or starts one.
- * Scope.addFinalizerExit, not Effect.addFinalizer: close needs no context, and capturing and
- * merging the opener's context on every handle was a third of a fake connect's cost.
+ * Registers `handle` with `scope`, synchronously: it joins the scope's last group when nothing
+ * was added to the scope since (so the handle still closes before everything registered before
+ * it), or starts one. A finalizer of the scope's own, not Effect.addFinalizer: close needs no
+ * context, and capturing and merging the opener's context on every handle was a third of a
+ * fake connect's cost. Returns false when the scope is already closed (the caller closes the
+ * handle).
  */
+const joinScope = (scope: Scope.Scope, handle: HandleImpl): boolean => {
+  const state = scope.state
+  if (state._tag === "Closed") return false
+  if (state._tag === "Open") {
+    // The scope's only finalizer is a group: this handle joins it. Otherwise the group opened
+    // last, if it is this scope's and nothing was added to the scope since.
+    const group =
+      state.finalizers === undefined
+        ? state.finalizerKey instanceof Group
+          ? state.finalizerKey
+          : undefined
+        : latest !== undefined &&
+            latest.scope === scope &&
+            state.finalizers === latest.finalizers &&
+            state.finalizers.size === latest.size
+          ? latest
+          : undefined
+    if (group !== undefined && group.handles.length > 0) {
+      group.handles.push(handle)
+      return true
+    }
+  }
+  const created = new Group(scope, handle)
+  const empty = state._tag === "Empty"
+  addFinalizerNow(scope, created, created.finalize)
+  const after = scope.state as Scope.State.Open
+  created.finalizers = after.finalizers
+  created.size = finalizerCount(after)
+  if (empty) created.sole = after
+  latest = created
+  return true
+}
+
 const inScope = <T extends Transport.SocketType>(
   scope: Scope.Scope,
   handle: HandleImpl
-): Effect.Effect<SocketHandle.HandleOf<T>> =>
-  Effect.suspend(() => {
-    const opened = handle as unknown as SocketHandle.HandleOf<T>
-    const state = scope.state
-    if (state._tag === "Closed") return Effect.as(handle.closeNow(), opened)
-    const group = groups.get(scope)
-    if (
-      group !== undefined &&
-      group.handles.length > 0 &&
-      state._tag === "Open" &&
-      state.finalizers === group.finalizers &&
-      finalizerCount(state) === group.size
-    ) {
-      group.handles.push(handle)
-      return Effect.succeed(opened)
-    }
-    const handles: Array<HandleImpl> = [handle]
-    return Effect.map(
-      Scope.addFinalizerExit(scope, () => closeGroup(handles)),
-      () => {
-        const after = scope.state
-        if (after._tag === "Open") {
-          groups.set(scope, { handles, finalizers: after.finalizers, size: finalizerCount(after) })
-        }
-        return opened
-      }
-    )
-  })
+): Effect.Effect<SocketHandle.HandleOf<T>> => {
+  const opened = handle as unknown as SocketHandle.HandleOf<T>
+  return joinScope(scope, handle) ? Effect.succeed(opened) : Effect.as(handle.closeNow(), opened)
+}
 
 /** Makes a handle in `scope` that starts with an adopted socket (Connected, or Idle for an unassociated datagram). */
 export const adoptIn = <T extends Transport.SocketType>(
@@ -698,7 +813,7 @@ export const adoptIn = <T extends Transport.SocketType>(
 ): Effect.Effect<SocketHandle.HandleOf<T>> => {
   if (adopted._tag === "Stream") {
     const handle = new StreamHandleImpl(transport, type as "stream" | "seqpacket", {})
-    // As after a connect: the connection and its data path (the handle's reader and writer).
+    // As after a connect: the connection (its data path is made on first use).
     handle.keep(adopted.connection)
     handle.current = connectedTo(adopted.connection)
     return inScope(scope, handle)

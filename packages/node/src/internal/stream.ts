@@ -78,38 +78,56 @@ const socketOptions = (address: Address, options: Transport.SocketOptions): Net.
 
 /**
  * The established connection; its local address and `effect/socket` view are built on first
- * use. It is also the data path's endpoint (./connection.ts), which names it in errors.
+ * use. It is also the data path's endpoint (./connection.ts), which names it in errors. A class:
+ * its getters and methods live once on the prototype, not as closures per connection (which a
+ * held connection kept), and `close` builds its Effect only when read (the scope's finalizer
+ * calls `closeSync`).
  */
-const connection = (socket: DialSocket, address: SockAddr.SockAddr): Transport.StreamConnection & Endpoint => {
-  socket.established = true
-  let adapted: Socket.Socket | undefined
-  return {
-    raw: socket,
-    closeCode: undefined,
-    get closedByHandle() {
-      return socket.closedByHandle
-    },
-    // The connection is gone both ways, and not by the handle's close: the handle lets go.
-    get closed() {
-      return socket.destroyed && !socket.closedByHandle
-    },
-    native: socket,
-    // Read once by core's handle, which keeps it.
-    get local() {
-      const kept = socket.kept
-      return kept === undefined
-        ? localOf(socket.localAddress, socket.localPort, address)
-        : localOf(kept.address, kept.port, address)
-    },
-    // We connected to this very IP literal and port (or path): the requested address *is* the
-    // peer, scope id included, which `remoteAddress` would drop. A unix server has no name Node
-    // could report anyway.
-    peer: address,
-    get socket() {
-      return (adapted ??= effectSocket(this))
-    },
-    close: closeSocket(socket),
-    closeSync: () => closeSocketNow(socket)
+class Connection implements Transport.StreamConnection, Endpoint {
+  raw: Net.Socket
+  closeCode: number | undefined = undefined
+  readonly native: DialSocket
+  // We connected to this very IP literal and port (or path): the requested address *is* the
+  // peer, scope id included, which `remoteAddress` would drop. A unix server has no name Node
+  // could report anyway.
+  readonly peer: SockAddr.SockAddr
+  adapted: Socket.Socket | undefined = undefined
+
+  constructor(socket: DialSocket, address: SockAddr.SockAddr) {
+    socket.established = true
+    this.raw = socket
+    this.native = socket
+    this.peer = address
+  }
+
+  get closedByHandle(): boolean {
+    return this.native.closedByHandle
+  }
+
+  // The connection is gone both ways, and not by the handle's close: the handle lets go.
+  get closed(): boolean {
+    return this.native.destroyed && !this.native.closedByHandle
+  }
+
+  // Read once by core's handle, which keeps it.
+  get local(): SockAddr.SockAddr {
+    const socket = this.native
+    const kept = socket.kept
+    return kept === undefined
+      ? localOf(socket.localAddress, socket.localPort, this.peer)
+      : localOf(kept.address, kept.port, this.peer)
+  }
+
+  get socket(): Socket.Socket {
+    return (this.adapted ??= effectSocket(this))
+  }
+
+  get close(): Effect.Effect<void> {
+    return closeSocket(this.native)
+  }
+
+  closeSync(): void {
+    closeSocketNow(this.native)
   }
 }
 
@@ -134,7 +152,7 @@ export const connectStream = (
     let pending = true
     const onConnect = () => {
       pending = false
-      resume(Effect.succeed(connection(socket, address)))
+      resume(Effect.succeed(new Connection(socket, address)))
     }
     // Attached once, never removed: while the attempt is pending it fails it; afterwards it
     // swallows, so that an error after interruption or after the connect cannot crash anything.
@@ -174,5 +192,5 @@ export const adoptStream = (fd: number, peer: SockAddr.SockAddr): Transport.Stre
   const socket = new DialSocket({ fd, readable: true, writable: true, allowHalfOpen: true })
   // Swallows: an error nobody reads must not crash the process (a reader has its own listener).
   socket.on("error", () => {})
-  return connection(socket, peer)
+  return new Connection(socket, peer)
 }
