@@ -432,9 +432,7 @@ export const suite = <R, E>(name: string, options: Options<R, E>): void => {
     for (const testCase of cases<R>()) {
       const body = Effect.scoped(
         Effect.flatMap(options.fixture.pair, (pair) => testCase.body(pair, options.kernel))
-      ).pipe(
-        Effect.provide(options.layer)
-      ) as Effect.Effect<void, unknown>
+      ).pipe(Effect.provide(options.layer)) as Effect.Effect<void, unknown>
       if (options.kernel) it.live(testCase.name, () => body, 30_000)
       else it.effect(testCase.name, () => body, 30_000)
     }
