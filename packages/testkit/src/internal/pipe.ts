@@ -45,7 +45,14 @@ const writeError = (cause: unknown): Socket.SocketError =>
   new Socket.SocketError({ reason: new Socket.SocketWriteError({ cause }) })
 
 /** Why a direction is gone; the error is only built when a pull meets it (errors capture stacks). */
-type Failure = { readonly _tag: "Closed"; readonly code: number } | { readonly _tag: "Reset" }
+type Failure =
+  | { readonly _tag: "Closed"; readonly code: number }
+  | { readonly _tag: "Reset" }
+  /** The kernel gave up on the connection (a user timeout, keepalive): reads and writes fail with it. */
+  | { readonly _tag: "Aborted"; readonly name: Aborted }
+
+/** The errnos the kernel ends a silent connection with. */
+export type Aborted = "ETIMEDOUT"
 
 const closedCleanly: Failure = { _tag: "Closed", code: 1000 }
 const closedAbnormally: Failure = { _tag: "Closed", code: 1006 }
@@ -62,7 +69,11 @@ const errorOf = (failure: Failure, names: Names | undefined): Socket.SocketError
     ? closeError(failure.code)
     : new Socket.SocketError({
         reason: new Socket.SocketReadError({
-          cause: ConnectError.make("ECONNRESET", { syscall: "read", address: names?.peer, localAddress: names?.local })
+          cause: ConnectError.make(failure._tag === "Reset" ? "ECONNRESET" : failure.name, {
+            syscall: "read",
+            address: names?.peer,
+            localAddress: names?.local
+          })
         })
       })
 
@@ -100,6 +111,8 @@ export class Direction {
   buffered = 0
   /** Writers waiting for the reader to take what is buffered (made on first use). */
   drains: Array<() => void> | undefined = undefined
+  /** Called on each delivery when set (keepalive hears the peer by it); undefined: the fast path. */
+  onPush: (() => void) | undefined = undefined
 
   get open(): boolean {
     return !this.ended && this.failure === undefined
@@ -114,6 +127,7 @@ export class Direction {
     if (this.chunks === undefined) this.chunks = [chunk]
     else this.chunks.push(chunk)
     this.buffered += chunk.length
+    if (this.onPush !== undefined) this.onPush()
     this.wake()
   }
 
@@ -134,6 +148,11 @@ export class Direction {
   /** The buffer emptied: the waiting writers go on. */
   room(): void {
     this.buffered = 0
+    this.wakeDrains()
+  }
+
+  /** The waiting writers look again (the buffer emptied, or their side is gone). */
+  wakeDrains(): void {
     const drains = this.drains
     if (drains === undefined || drains.length === 0) return
     this.drains = undefined
@@ -229,6 +248,8 @@ export class Side {
   #close: Effect.Effect<void> | undefined = undefined
   /** Runs once when this side is destroyed (port release, journal). */
   onDestroy: (() => void) | undefined = undefined
+  /** Called after each write when set (a user timeout watches by it); undefined: the fast path. */
+  onWrite: (() => void) | undefined = undefined
 
   constructor(incoming: Direction, outgoing: Direction) {
     this.incoming = incoming
@@ -299,6 +320,21 @@ export class Side {
     onDestroy?.()
   }
 
+  /**
+   * The kernel gave up on the connection (a user timeout, keepalive): our reads and writes
+   * fail with `name`, buffered bytes are lost, and the peer hears nothing (it is unreachable).
+   */
+  abort(name: Aborted): void {
+    if (this.destroyed) return
+    this.incoming.fail({ _tag: "Aborted", name })
+    this.destroyed = true
+    this.writeEnded = true
+    this.outgoing.wakeDrains()
+    const onDestroy = this.onDestroy
+    this.onDestroy = undefined
+    onDestroy?.()
+  }
+
   halfClose(): void {
     if (this.destroyed || this.writeEnded) return
     this.writeEnded = true
@@ -310,6 +346,7 @@ export class Side {
     if (this.destroyed || this.writeEnded || !this.outgoing.open) return this.refused()
     // The kernel copies on send: the caller may reuse its buffer.
     this.outgoing.send(chunk.slice())
+    if (this.onWrite !== undefined) this.onWrite()
     return undefined
   }
 
@@ -317,8 +354,9 @@ export class Side {
   refused(): Socket.SocketError {
     const context = { syscall: "write" as const, address: this.names?.peer, localAddress: this.names?.local }
     if (this.closedByHandle) return writeError(ConnectError.make("EBADF", context))
-    // The error that ended the connection says more than EPIPE: the peer's reset.
-    const refused = this.incoming.failure?._tag === "Reset" ? "ECONNRESET" : "EPIPE"
+    // The error that ended the connection says more than EPIPE: the peer's reset, a timeout.
+    const failure = this.incoming.failure
+    const refused = failure?._tag === "Reset" ? "ECONNRESET" : failure?._tag === "Aborted" ? failure.name : "EPIPE"
     // As the kernel's socket after EPIPE: Node destroys it, and the handle lets it go.
     this.destroy(true)
     return writeError(ConnectError.make(refused, context))
@@ -328,7 +366,9 @@ export class Side {
   get flushed(): Effect.Effect<void, Socket.SocketError> {
     return Effect.andThen(
       this.outgoing.drained,
-      Effect.suspend(() => (this.outgoing.failure === undefined ? Effect.void : Effect.fail(this.refused())))
+      Effect.suspend(() =>
+        this.outgoing.failure === undefined && !this.destroyed ? Effect.void : Effect.fail(this.refused())
+      )
     )
   }
 }
