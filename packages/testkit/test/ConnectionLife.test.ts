@@ -188,6 +188,21 @@ describe("TestNetwork: socket options with visible effects", () => {
     }).pipe(Effect.scoped, fresh())
   )
 
+  it.effect("a partition holds a live connection's bytes; they arrive when it heals", () =>
+    Effect.gen(function* () {
+      const { handle, server } = yield* connected()
+      const serverPull = yield* Socket.readerBytes(server.socket)
+      const scope = yield* Scope.make()
+      yield* Scope.provide(TestNetwork.partition("127.0.0.1", "127.0.0.1"), scope)
+      yield* handle.write("held")
+      const reading = yield* Effect.forkChild(serverPull)
+      yield* TestClock.adjust("1 minute")
+      pending(reading)
+      yield* Scope.close(scope, Exit.void)
+      assert.strictEqual(decoder.decode((yield* Fiber.join(reading))[0]), "held")
+    }).pipe(Effect.scoped, fresh())
+  )
+
   it.effect("userTimeout: a partition that heals in time costs nothing; a silent read alone never times out", () =>
     Effect.gen(function* () {
       const { handle, server } = yield* connected({ userTimeout: "5 seconds" })
@@ -195,17 +210,35 @@ describe("TestNetwork: socket options with visible effects", () => {
       const reading = yield* Effect.forkChild(handle.read())
       yield* TestClock.adjust("1 hour")
       pending(reading)
+      const serverPull = yield* Socket.readerBytes(server.socket)
       const scope = yield* Scope.make()
       yield* Scope.provide(TestNetwork.partition("127.0.0.1", "127.0.0.1"), scope)
       yield* handle.write("during the partition")
       yield* TestClock.adjust("4 seconds")
       yield* Scope.close(scope, Exit.void)
+      assert.strictEqual(decoder.decode((yield* serverPull)[0]), "during the partition")
       yield* TestClock.adjust("10 seconds")
       assert.strictEqual((yield* handle.state)._tag, "Connected")
       yield* (yield* server.socket.writer).write("answer")
       const answer = yield* Fiber.join(reading)
       assert.strictEqual(decoder.decode(Option.getOrThrow(answer)[0]), "answer")
     }).pipe(Effect.scoped, fresh())
+  )
+
+  it.effect("userTimeout across a partition: ETIMEDOUT, or the partition's ICMP errno as Linux reports it", () =>
+    Effect.gen(function* () {
+      const abortedWith = (partition: TestNetwork.PartitionOptions) =>
+        Effect.gen(function* () {
+          const { handle } = yield* connected({ userTimeout: "2 seconds" })
+          const reading = yield* Effect.forkChild(Effect.flip(handle.read()))
+          yield* TestNetwork.partition("127.0.0.1", "127.0.0.1", partition)
+          yield* handle.write("lost")
+          yield* TestClock.adjust("2 seconds")
+          return described(yield* Fiber.join(reading))
+        }).pipe(Effect.scoped, fresh())
+      assert.strictEqual(yield* abortedWith({}), "ETIMEDOUT read")
+      assert.strictEqual(yield* abortedWith({ errno: "EHOSTUNREACH" }), "EHOSTUNREACH read")
+    })
   )
 
   it.effect("keepalive: a vanished peer is found after idle + interval * count, on TestClock", () =>

@@ -8,8 +8,9 @@
  *   peer, `count` probes `interval` apart; none answered aborts the connection at
  *   idle + interval * count.
  *
- * Aborted as Linux does it: our reads and writes fail with ETIMEDOUT, buffered bytes are lost,
- * the peer hears nothing. The peer is silent while its host vanished (`crash` with
+ * Aborted as Linux does it: our reads and writes fail with ETIMEDOUT (or, across a partition
+ * with an `errno`, that ICMP error, which Linux reports when it gives up), buffered bytes are
+ * lost, the peer hears nothing. The peer is silent while its host vanished (`crash` with
  * `connections: "vanish"`), a `timeout` toxic swallows either direction (the acknowledgements
  * and probe answers are lost too), or a partition separates the two ends. Only connections
  * with these options get a watchdog; the others pay nothing.
@@ -19,6 +20,7 @@ import type * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
 import type { LiveConnection } from "./kernel.ts"
+import type { Aborted } from "./pipe.ts"
 
 /** Linux's defaults: tcp_keepalive_time 7200 s, tcp_keepalive_intvl 75 s, tcp_keepalive_probes 9. */
 const defaultIdle = 7_200_000
@@ -79,15 +81,19 @@ export class Watchdog {
     return this.clock.currentTimeMillisUnsafe()
   }
 
-  /** Whether nothing we send reaches the peer, or nothing it sends reaches us. */
-  silent(): boolean {
+  /**
+   * Whether nothing we send reaches the peer, or nothing it sends reaches us: the error the
+   * kernel would give up with then; undefined while the peer is heard.
+   */
+  silence(): Aborted | undefined {
     const live = this.live
-    if (live.vanished) return true
+    if (live.vanished) return "ETIMEDOUT"
     const kernel = live.kernel
     for (const state of kernel.toxics) {
-      if (state.toxic.type === "timeout" && state.matches(live.serverAddress)) return true
+      if (state.toxic.type === "timeout" && state.matches(live.serverAddress)) return "ETIMEDOUT"
     }
-    return kernel.partitionBetween(live.clientAddress, live.serverAddress) !== undefined
+    const partition = kernel.partitionBetween(live.clientAddress, live.serverAddress)
+    return partition === undefined ? undefined : (partition.errno ?? "ETIMEDOUT")
   }
 
   /** Starts watching: hooks on the client's writes and deliveries, the keepalive fiber. */
@@ -97,7 +103,7 @@ export class Watchdog {
     const keepAlive = this.settings.keepAlive
     if (keepAlive === undefined) return
     const heard = () => {
-      if (!this.silent()) this.lastHeard = this.now
+      if (this.silence() === undefined) this.lastHeard = this.now
     }
     client.incoming.onPush = heard
     client.outgoing.onPush = heard
@@ -122,7 +128,7 @@ export class Watchdog {
   /** Data went out: if nothing reaches the peer now, it stays unacknowledged until the user timeout. */
   written(): void {
     const timeout = this.settings.userTimeout!
-    if (this.unacknowledged || !this.silent()) return
+    if (this.unacknowledged || this.silence() === undefined) return
     this.unacknowledged = true
     this.fork(
       Effect.andThen(
@@ -130,7 +136,7 @@ export class Watchdog {
         Effect.sync(() => {
           this.unacknowledged = false
           // Heard again meanwhile (the toxic removed, the partition healed): retransmitted, acknowledged.
-          if (this.silent()) this.abort(`user timeout ${timeout} ms`)
+          this.abort(`user timeout ${timeout} ms`)
         })
       )
     )
@@ -150,7 +156,7 @@ export class Watchdog {
       Effect.suspend(() => {
         if (this.live.client.destroyed) return Effect.void
         // An answer to a probe, or anything heard since the probing began: the peer is alive.
-        if (this.lastHeard > since || !this.silent()) {
+        if (this.lastHeard > since || this.silence() === undefined) {
           this.lastHeard = Math.max(this.lastHeard, this.now)
           return idle
         }
@@ -163,15 +169,17 @@ export class Watchdog {
     return idle
   }
 
+  /** Gives up on the connection, if the peer is still silent. */
   abort(why: string): void {
     const live = this.live
-    if (live.client.destroyed) return
+    const name = this.silence()
+    if (live.client.destroyed || name === undefined) return
     live.recorder.record({
       op: "abort",
-      outcome: `ETIMEDOUT (${why})`,
+      outcome: `${name} (${why})`,
       address: live.serverAddress,
       localAddress: live.clientAddress
     })
-    live.client.abort("ETIMEDOUT")
+    live.client.abort(name)
   }
 }

@@ -51,8 +51,11 @@ type Failure =
   /** The kernel gave up on the connection (a user timeout, keepalive): reads and writes fail with it. */
   | { readonly _tag: "Aborted"; readonly name: Aborted }
 
-/** The errnos the kernel ends a silent connection with. */
-export type Aborted = "ETIMEDOUT"
+/**
+ * The errnos the kernel ends a silent connection with: ETIMEDOUT, or the ICMP error it met
+ * meanwhile (Linux reports the soft error when it gives up).
+ */
+export type Aborted = "ETIMEDOUT" | "EHOSTUNREACH" | "ENETUNREACH"
 
 const closedCleanly: Failure = { _tag: "Closed", code: 1000 }
 const closedAbnormally: Failure = { _tag: "Closed", code: 1006 }
