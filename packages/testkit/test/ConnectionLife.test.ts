@@ -85,6 +85,17 @@ describe("TestNetwork: typed errors after connect", () => {
       assert.isTrue(Retry.isTransient(error))
     }).pipe(Effect.scoped, fresh())
   )
+
+  it.effect("a write after the peer reset is the reset's ECONNRESET (syscall write), not EPIPE", () =>
+    Effect.gen(function* () {
+      const { handle, server } = yield* connected()
+      const writer = yield* (yield* handle.socket).writer
+      yield* server.reset
+      const error = yield* Effect.flip(writer.write("after the RST"))
+      const cause = (error.reason as Socket.SocketWriteError).cause as ConnectError.ConnectError
+      assert.strictEqual(described(cause), "ECONNRESET write")
+    }).pipe(Effect.scoped, fresh())
+  )
 })
 
 describe("TestNetwork: half-open", () => {

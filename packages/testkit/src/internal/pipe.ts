@@ -11,11 +11,12 @@
  * - closing the scope a reader was acquired in fails a suspended pull with `SocketCloseError`
  *   1006 (the `Socket` contract);
  * - releasing the writer half-closes (FIN); writing a `CloseEvent` destroys the connection
- *   (a code above 1000 is an abnormal close, which our reader reports with that code).
- *
+ *   (a code above 1000 is an abnormal close, which our reader reports with that code);
  * - a direction holds at most {@link window} bytes the reader has not taken (the kernel's send
  *   and receive buffers between the two ends): a write past it waits until the reader takes
- *   them, so a peer that never reads stalls the writer (and a write deadline can fire).
+ *   them, so a peer that never reads stalls the writer (and a write deadline can fire);
+ * - `abort`: the kernel gave up on a silent peer (a user timeout, keepalive): reads and writes
+ *   fail with ETIMEDOUT (or the ICMP errno met meanwhile), and the peer hears nothing.
  *
  * Each write is kept as its own chunk, so a `seqpacket` connection preserves message
  * boundaries with the same code.
