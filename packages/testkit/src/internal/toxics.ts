@@ -482,9 +482,9 @@ export const addToxic = (kernel: Kernel, state: ToxicState): Effect.Effect<void,
 const everywhere: Matcher = () => true
 
 /**
- * A partition over the live connections it separates (and those made while it lasts, once it
- * heals): what either end sends is held, then delivered when it heals, as TCP retransmits it.
- * Returns the heal.
+ * A partition over the live connections it separates (a connect across it waits for the heal,
+ * so none is made while it lasts): what either end sends is held, then delivered when it heals,
+ * as TCP retransmits it. Returns the heal.
  */
 export const partitionLive = (
   kernel: Kernel,
