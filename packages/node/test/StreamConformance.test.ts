@@ -39,7 +39,7 @@ const fixture: StreamConformance.Fixture<never> = {
     })
     yield* Effect.addFinalizer(() => Effect.sync(() => peer.destroy()))
     const serverSocket = yield* NodeSocket.fromDuplex(Effect.succeed(peer))
-    return { client, server: serverSocket }
+    return { handle, client, server: serverSocket }
   }).pipe(Effect.orDie)
 }
 

@@ -361,6 +361,8 @@ export type Operation =
   | "fault"
   /** A host crashed or restarted (`address` is the host). */
   | "host"
+  /** The kernel gave up on a connection whose peer went silent (a user timeout, keepalive). */
+  | "abort"
 
 /**
  * One journal line: an operation, when it ended on the virtual clock, and how.

@@ -13,7 +13,7 @@ const fixture: StreamConformance.Fixture<TestNetwork.TestNetwork> = {
     const handle = yield* Network.connect(listener.address)
     const client = yield* handle.socket
     const server = (yield* listener.accept).socket
-    return { client, server }
+    return { handle, client, server }
   }).pipe(Effect.orDie)
 }
 

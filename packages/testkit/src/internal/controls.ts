@@ -23,6 +23,8 @@ import {
   testClockOf
 } from "./kernel.ts"
 
+import { partitionLive } from "./toxics.ts"
+
 export type Controls = TestNetwork.TestNetwork["Service"]
 
 export const listen =
@@ -151,9 +153,14 @@ export const partition =
       }
       const state: PartitionState = { a: left.success, b: right.success, errno, healWaiters: new Set() }
       kernel.partitions.add(state)
+      const healLive = partitionLive(
+        kernel,
+        (client, server) => (state.a(client) && state.b(server)) || (state.b(client) && state.a(server))
+      )
       return Effect.addFinalizer(() =>
         Effect.sync(() => {
           kernel.partitions.delete(state)
+          healLive()
           for (const heal of [...state.healWaiters]) heal()
           state.healWaiters.clear()
         })

@@ -88,7 +88,8 @@ export const crash =
         live.upstream?.queue.splice(0)
         live.downstream?.queue.splice(0)
         if (connections === "reset") resetEnds(live)
-        else if (live.server === undefined) {
+        else live.vanished = true
+        if (connections === "vanish" && live.server === undefined) {
           // An echo peer with no software: the loop stops carrying anything.
           live.client.outgoing.tap = { write: () => {}, end: () => {} }
         }

@@ -240,6 +240,8 @@ export class LiveConnection implements Ends {
   downstream: Link | undefined = undefined
   /** Ends still open. */
   open: number
+  /** The server's host crashed with `connections: "vanish"`: nothing reaches it any more. */
+  vanished = false
   /** The kernel's list of live connections is intrusive: no hashing on the connect path. */
   previous: LiveConnection | undefined = undefined
   next: LiveConnection | undefined = undefined

@@ -11,7 +11,12 @@
  * - closing the scope a reader was acquired in fails a suspended pull with `SocketCloseError`
  *   1006 (the `Socket` contract);
  * - releasing the writer half-closes (FIN); writing a `CloseEvent` destroys the connection
- *   (a code above 1000 is an abnormal close, which our reader reports with that code).
+ *   (a code above 1000 is an abnormal close, which our reader reports with that code);
+ * - a direction holds at most {@link window} bytes the reader has not taken (the kernel's send
+ *   and receive buffers between the two ends): a write past it waits until the reader takes
+ *   them, so a peer that never reads stalls the writer (and a write deadline can fire);
+ * - `abort`: the kernel gave up on a silent peer (a user timeout, keepalive): reads and writes
+ *   fail with ETIMEDOUT (or the ICMP errno met meanwhile), and the peer hears nothing.
  *
  * Each write is kept as its own chunk, so a `seqpacket` connection preserves message
  * boundaries with the same code.
@@ -41,7 +46,17 @@ const writeError = (cause: unknown): Socket.SocketError =>
   new Socket.SocketError({ reason: new Socket.SocketWriteError({ cause }) })
 
 /** Why a direction is gone; the error is only built when a pull meets it (errors capture stacks). */
-type Failure = { readonly _tag: "Closed"; readonly code: number } | { readonly _tag: "Reset" }
+type Failure =
+  | { readonly _tag: "Closed"; readonly code: number }
+  | { readonly _tag: "Reset" }
+  /** The kernel gave up on the connection (a user timeout, keepalive): reads and writes fail with it. */
+  | { readonly _tag: "Aborted"; readonly name: Aborted }
+
+/**
+ * The errnos the kernel ends a silent connection with: ETIMEDOUT, or the ICMP error it met
+ * meanwhile (Linux reports the soft error when it gives up).
+ */
+export type Aborted = "ETIMEDOUT" | "EHOSTUNREACH" | "ENETUNREACH"
 
 const closedCleanly: Failure = { _tag: "Closed", code: 1000 }
 const closedAbnormally: Failure = { _tag: "Closed", code: 1006 }
@@ -58,9 +73,19 @@ const errorOf = (failure: Failure, names: Names | undefined): Socket.SocketError
     ? closeError(failure.code)
     : new Socket.SocketError({
         reason: new Socket.SocketReadError({
-          cause: ConnectError.make("ECONNRESET", { syscall: "read", address: names?.peer, localAddress: names?.local })
+          cause: ConnectError.make(failure._tag === "Reset" ? "ECONNRESET" : failure.name, {
+            syscall: "read",
+            address: names?.peer,
+            localAddress: names?.local
+          })
         })
       })
+
+/**
+ * Unread bytes a direction holds before a write waits: about what Linux's loopback holds with
+ * default buffers (the sender's and the receiver's, autotuned) before a writer blocks.
+ */
+export const window = 4 * 1024 * 1024
 
 /** Sits between a writer and its direction; delivers later with `push` and `end`. */
 export interface Tap {
@@ -86,15 +111,56 @@ export class Direction {
   tap: Tap | undefined = undefined
   /** The reading end's addresses, for the errors its reader meets. */
   names: Names | undefined = undefined
+  /** Bytes pushed and not taken yet. */
+  buffered = 0
+  /** Writers waiting for the reader to take what is buffered (made on first use). */
+  drains: Array<() => void> | undefined = undefined
+  /** Called on each delivery when set (keepalive hears the peer by it); undefined: the fast path. */
+  onPush: (() => void) | undefined = undefined
 
   get open(): boolean {
     return !this.ended && this.failure === undefined
   }
 
+  /** More is buffered than the window: a writer waits for the reader. */
+  get full(): boolean {
+    return this.buffered > window
+  }
+
   push(chunk: Uint8Array): void {
     if (this.chunks === undefined) this.chunks = [chunk]
     else this.chunks.push(chunk)
+    this.buffered += chunk.length
+    if (this.onPush !== undefined) this.onPush()
     this.wake()
+  }
+
+  /** Waits until the reader took what is buffered, or the direction is gone. */
+  get drained(): Effect.Effect<void> {
+    return Effect.callback<void>((resume) => {
+      if (!this.full || this.failure !== undefined) return resume(Effect.void)
+      const wake = () => resume(Effect.void)
+      if (this.drains === undefined) this.drains = [wake]
+      else this.drains.push(wake)
+      return Effect.sync(() => {
+        const index = this.drains?.indexOf(wake) ?? -1
+        if (index !== -1) this.drains!.splice(index, 1)
+      })
+    })
+  }
+
+  /** The buffer emptied: the waiting writers go on. */
+  room(): void {
+    this.buffered = 0
+    this.wakeDrains()
+  }
+
+  /** The waiting writers look again (the buffer emptied, or their side is gone). */
+  wakeDrains(): void {
+    const drains = this.drains
+    if (drains === undefined || drains.length === 0) return
+    this.drains = undefined
+    for (const wake of drains) wake()
   }
 
   /** The writer sends a chunk: through the tap when there is one. */
@@ -124,6 +190,7 @@ export class Direction {
     if (this.failure !== undefined) return
     this.failure = failure
     this.chunks = undefined
+    this.room()
     this.wake()
   }
 
@@ -133,6 +200,7 @@ export class Direction {
     if (this.chunks !== undefined) {
       const batch = this.chunks as unknown as Batch
       this.chunks = undefined
+      this.room()
       return Effect.succeed(batch)
     }
     if (this.ended) return Effect.fail(closeError(1000))
@@ -184,6 +252,8 @@ export class Side {
   #close: Effect.Effect<void> | undefined = undefined
   /** Runs once when this side is destroyed (port release, journal). */
   onDestroy: (() => void) | undefined = undefined
+  /** Called after each write when set (a user timeout watches by it); undefined: the fast path. */
+  onWrite: (() => void) | undefined = undefined
 
   constructor(incoming: Direction, outgoing: Direction) {
     this.incoming = incoming
@@ -254,6 +324,21 @@ export class Side {
     onDestroy?.()
   }
 
+  /**
+   * The kernel gave up on the connection (a user timeout, keepalive): our reads and writes
+   * fail with `name`, buffered bytes are lost, and the peer hears nothing (it is unreachable).
+   */
+  abort(name: Aborted): void {
+    if (this.destroyed) return
+    this.incoming.fail({ _tag: "Aborted", name })
+    this.destroyed = true
+    this.writeEnded = true
+    this.outgoing.wakeDrains()
+    const onDestroy = this.onDestroy
+    this.onDestroy = undefined
+    onDestroy?.()
+  }
+
   halfClose(): void {
     if (this.destroyed || this.writeEnded) return
     this.writeEnded = true
@@ -262,18 +347,33 @@ export class Side {
 
   /** Sends one chunk; the error when the connection cannot carry it. */
   write(chunk: Uint8Array): Socket.SocketError | undefined {
-    if (this.destroyed || this.writeEnded || !this.outgoing.open) {
-      const context = { syscall: "write" as const, address: this.names?.peer, localAddress: this.names?.local }
-      if (this.closedByHandle) return writeError(ConnectError.make("EBADF", context))
-      // The error that ended the connection says more than EPIPE: the peer's reset.
-      const refused = this.incoming.failure?._tag === "Reset" ? "ECONNRESET" : "EPIPE"
-      // As the kernel's socket after EPIPE: Node destroys it, and the handle lets it go.
-      this.destroy(true)
-      return writeError(ConnectError.make(refused, context))
-    }
+    if (this.destroyed || this.writeEnded || !this.outgoing.open) return this.refused()
     // The kernel copies on send: the caller may reuse its buffer.
     this.outgoing.send(chunk.slice())
+    if (this.onWrite !== undefined) this.onWrite()
     return undefined
+  }
+
+  /** The error of a write the connection cannot carry (now gone both ways). */
+  refused(): Socket.SocketError {
+    const context = { syscall: "write" as const, address: this.names?.peer, localAddress: this.names?.local }
+    if (this.closedByHandle) return writeError(ConnectError.make("EBADF", context))
+    // The error that ended the connection says more than EPIPE: the peer's reset, a timeout.
+    const failure = this.incoming.failure
+    const refused = failure?._tag === "Reset" ? "ECONNRESET" : failure?._tag === "Aborted" ? failure.name : "EPIPE"
+    // As the kernel's socket after EPIPE: Node destroys it, and the handle lets it go.
+    this.destroy(true)
+    return writeError(ConnectError.make(refused, context))
+  }
+
+  /** After a write: waits while the direction is full; the error if the connection went meanwhile. */
+  get flushed(): Effect.Effect<void, Socket.SocketError> {
+    return Effect.andThen(
+      this.outgoing.drained,
+      Effect.suspend(() =>
+        this.outgoing.failure === undefined && !this.destroyed ? Effect.void : Effect.fail(this.refused())
+      )
+    )
   }
 }
 
@@ -312,7 +412,8 @@ const makeSocket = (side: Side): Socket.Socket => {
         return Effect.void
       }
       const error = side.write(typeof chunk === "string" ? encoder.encode(chunk) : chunk)
-      return error === undefined ? Effect.void : Effect.fail(error)
+      if (error !== undefined) return Effect.fail(error)
+      return side.outgoing.full ? side.flushed : Effect.void
     })
 
   const writeAll = (chunks: NonEmptyReadonlyArray<Uint8Array | string>): Effect.Effect<void, Socket.SocketError> =>
@@ -321,7 +422,7 @@ const makeSocket = (side: Side): Socket.Socket => {
         const error = side.write(typeof chunk === "string" ? encoder.encode(chunk) : chunk)
         if (error !== undefined) return Effect.fail(error)
       }
-      return Effect.void
+      return side.outgoing.full ? side.flushed : Effect.void
     })
 
   const writer: Socket.Socket["writer"] = Effect.acquireRelease(Effect.succeed({ write, writeAll }), () =>

@@ -24,6 +24,7 @@ import {
   type Scripted,
   type ServerConnection
 } from "./kernel.ts"
+import { type Settings, settingsOf, Watchdog } from "./liveness.ts"
 import { makePair, type Side } from "./pipe.ts"
 import { attach } from "./toxics.ts"
 
@@ -72,6 +73,8 @@ interface AttemptFields {
   /** The connecting fiber's services: the clock the connection's toxics run on. */
   readonly context: Context.Context<never>
   readonly resetOnClose: boolean
+  /** The user timeout and keepalive the options ask for (TCP only); undefined: none. */
+  readonly watch: Settings | undefined
 }
 
 class Attempt implements AttemptFields {
@@ -85,6 +88,7 @@ class Attempt implements AttemptFields {
   readonly binding: Binding | undefined
   readonly context: Context.Context<never>
   readonly resetOnClose: boolean
+  readonly watch: Settings | undefined
   settled = false
 
   constructor(fields: AttemptFields) {
@@ -98,6 +102,7 @@ class Attempt implements AttemptFields {
     this.binding = fields.binding
     this.context = fields.context
     this.resetOnClose = fields.resetOnClose
+    this.watch = fields.watch
   }
 
   get clock(): Clock.Clock {
@@ -160,11 +165,14 @@ const establish = (attempt: Attempt, listener: ListenerState | undefined): Conne
     recorder,
     context: attempt.context
   })
+  const watchdog = attempt.watch === undefined ? undefined : new Watchdog(live, attempt.watch)
   client.onDestroy = () => {
+    watchdog?.stop()
     if (binding !== undefined) kernel.tcp.release(binding)
     recorder.record({ op: "close", outcome: "ok", address, localAddress: local })
     live.endClosed()
   }
+  watchdog?.start()
   if (kernel.toxics.length > 0) for (const state of kernel.toxics) attach(kernel, live, state)
   if (listener !== undefined) listener.connections++
   if (server === undefined || listener === undefined) {
@@ -331,7 +339,8 @@ export const connectStream =
           requested,
           binding,
           context: fiber.context,
-          resetOnClose: options.lingerSeconds === 0
+          resetOnClose: options.lingerSeconds === 0,
+          watch: address._tag === "Inet" ? settingsOf(options) : undefined
         })
         const hold = kernel.holds.size > 0 ? kernel.holds.get(key) : undefined
         return hold === undefined ? route(attempt) : park(attempt, hold)

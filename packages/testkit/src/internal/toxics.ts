@@ -33,15 +33,23 @@ export type Decoded =
   | { readonly type: "slow_close"; readonly delay: number }
   /** A per-chunk fault rate (`TestNetwork.faults` with `per: "chunk"`). */
   | { readonly type: "fault"; readonly reset: number; readonly drop: number }
+  /** A partition over a live connection: everything is held until it heals (TCP retransmits). */
+  | { readonly type: "partition" }
 
 /** An added toxic: which connections (by their server address), which way, until removed. */
 export interface ToxicState {
   readonly name: string
   readonly matches: Matcher
+  /** Also by both ends' addresses (a partition); undefined: the server address decides. */
+  readonly between?: ((client: SockAddr.SockAddr, server: SockAddr.SockAddr) => boolean) | undefined
   readonly upstream: boolean
   readonly downstream: boolean
   readonly toxic: Decoded
 }
+
+/** Whether `state` acts on the connection between `client` and `server`. */
+const appliesTo = (state: ToxicState, client: SockAddr.SockAddr, server: SockAddr.SockAddr): boolean =>
+  state.matches(server) && (state.between === undefined || state.between(client, server))
 
 const positiveInteger = (field: string, value: unknown): Result.Result<number, InvalidInput.InvalidInput> =>
   typeof value === "number" && Number.isInteger(value) && value > 0
@@ -114,6 +122,8 @@ interface Progress {
   bytes: number
   busyUntil: number
   done: boolean
+  /** What a partition holds until it heals. */
+  held: Array<Piece> | undefined
 }
 
 /** One direction of one live connection, with toxics in its way. */
@@ -125,6 +135,7 @@ export class Link implements Tap {
   readonly upstream: boolean
   readonly loop: boolean
   readonly serverAddress: SockAddr.SockAddr
+  readonly clientAddress: SockAddr.SockAddr
   readonly recorder: Recorder
   readonly context: Context.Context<never>
   readonly progress = new Map<ToxicState, Progress>()
@@ -140,10 +151,12 @@ export class Link implements Tap {
     readonly upstream: boolean
     readonly loop: boolean
     readonly serverAddress: SockAddr.SockAddr
+    readonly clientAddress: SockAddr.SockAddr
     readonly recorder: Recorder
     readonly context: Context.Context<never>
   }) {
     this.loop = fields.loop
+    this.clientAddress = fields.clientAddress
     this.kernel = fields.kernel
     this.direction = fields.direction
     this.ends = fields.ends
@@ -162,7 +175,7 @@ export class Link implements Tap {
     const active: Array<ToxicState> = []
     for (const state of this.kernel.toxics) {
       const way = this.loop ? state.upstream || state.downstream : this.upstream ? state.upstream : state.downstream
-      if (way && state.matches(this.serverAddress)) active.push(state)
+      if (way && appliesTo(state, this.clientAddress, this.serverAddress)) active.push(state)
     }
     return active
   }
@@ -170,7 +183,7 @@ export class Link implements Tap {
   progressOf(state: ToxicState): Progress {
     let progress = this.progress.get(state)
     if (progress === undefined) {
-      progress = { bytes: 0, busyUntil: 0, done: false }
+      progress = { bytes: 0, busyUntil: 0, done: false, held: undefined }
       this.progress.set(state, progress)
     }
     return progress
@@ -259,6 +272,12 @@ export class Link implements Tap {
         return this.cutAfter(state, toxic.bytes, pieces, "close")
       case "slow_close":
         return pieces.map((piece) => (piece.kind === "end" ? { ...piece, at: piece.at + toxic.delay } : piece))
+      case "partition": {
+        const progress = this.progressOf(state)
+        if (progress.held === undefined) progress.held = pieces
+        else progress.held.push(...pieces)
+        return []
+      }
       case "fault": {
         const out: Array<Piece> = []
         for (const piece of pieces) {
@@ -281,6 +300,15 @@ export class Link implements Tap {
         return out
       }
     }
+  }
+
+  /** A partition healed: what it held goes on now, in the order it was sent. */
+  release(state: ToxicState): void {
+    const held = this.progress.get(state)?.held
+    if (held === undefined) return
+    this.progress.delete(state)
+    const now = this.now
+    this.schedule(held.map((piece) => ({ ...piece, at: Math.max(piece.at, now) })))
   }
 
   /** Lets `limit` bytes through, then does `action` to the connection and drops the rest. */
@@ -387,7 +415,7 @@ export const resetEnds = (ends: Ends): void => {
 
 /** Puts a link in the way of one direction of a live connection (once), and starts `state` on it. */
 export const attach = (kernel: Kernel, live: LiveConnection, state: ToxicState): void => {
-  if (!state.matches(live.serverAddress)) return
+  if (!appliesTo(state, live.clientAddress, live.serverAddress)) return
   const loop = live.server === undefined
   const linkOf = (upstream: boolean): Link => {
     const existing = upstream || loop ? live.upstream : live.downstream
@@ -400,6 +428,7 @@ export const attach = (kernel: Kernel, live: LiveConnection, state: ToxicState):
       upstream,
       loop,
       serverAddress: live.serverAddress,
+      clientAddress: live.clientAddress,
       recorder: live.recorder,
       context: live.context
     })
@@ -449,3 +478,34 @@ export const addToxic = (kernel: Kernel, state: ToxicState): Effect.Effect<void,
       })
     )
   })
+
+const everywhere: Matcher = () => true
+
+/**
+ * A partition over the live connections it separates (a connect across it waits for the heal,
+ * so none is made while it lasts): what either end sends is held, then delivered when it heals,
+ * as TCP retransmits it. Returns the heal.
+ */
+export const partitionLive = (
+  kernel: Kernel,
+  separates: (client: SockAddr.SockAddr, server: SockAddr.SockAddr) => boolean
+): (() => void) => {
+  const state: ToxicState = {
+    name: "partition",
+    matches: everywhere,
+    between: separates,
+    upstream: true,
+    downstream: true,
+    toxic: { type: "partition" }
+  }
+  kernel.toxics.push(state)
+  for (const live of kernel.liveConnections()) attach(kernel, live, state)
+  return () => {
+    const index = kernel.toxics.indexOf(state)
+    if (index !== -1) kernel.toxics.splice(index, 1)
+    for (const live of kernel.liveConnections()) {
+      live.upstream?.release(state)
+      live.downstream?.release(state)
+    }
+  }
+}
