@@ -4,9 +4,9 @@
  * EACCES), plus what the fake adds to the same rules (EPERM, stale socket files, the journal).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { type ConnectError, Network, SockAddr } from "@dial/core"
+import { type ConnectError, Network, Retry, SockAddr } from "@dial/core"
 import { TestNetwork } from "@dial/testkit"
-import { Effect, Equal, Option } from "effect"
+import { Effect, Equal, Option, Schedule } from "effect"
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
@@ -238,5 +238,38 @@ describe("TestNetwork: unix datagram sockets", () => {
         assert.strictEqual(noPermissions._tag, "InvalidInput")
       })
     )
+  )
+})
+
+// docs/testing-unix-datagrams.md's example, verbatim: the page shows what runs.
+describe("docs: testing-unix-datagrams.md", () => {
+  // The code under test: tell a supervisor we are ready, retrying while its queue is full.
+  const notifyReady = (socket: string) =>
+    Effect.gen(function* () {
+      const handle = yield* Network.open("datagram")
+      yield* handle.connect(socket)
+      yield* handle
+        .send(new TextEncoder().encode("READY=1"))
+        .pipe(Effect.retry({ while: Retry.isTransient, schedule: Schedule.spaced("10 millis"), times: 3 }))
+    })
+
+  it.effect("READY=1 arrives as one datagram from the handle's autobound name", () =>
+    Effect.gen(function* () {
+      const supervisor = yield* TestNetwork.bindDatagram("unix:/run/notify.sock")
+      yield* notifyReady("unix:/run/notify.sock")
+      const { data, from } = yield* supervisor.receive
+      assert.strictEqual(new TextDecoder().decode(data), "READY=1")
+      assert.strictEqual(from._tag, "UnixAbstract")
+    }).pipe(Effect.scoped, Effect.provide(TestNetwork.layer()))
+  )
+
+  it.effect("no supervisor: ENOENT; a supervisor that went away: ECONNREFUSED", () =>
+    Effect.gen(function* () {
+      const missing = yield* Effect.flip(notifyReady("unix:/run/none.sock"))
+      assert.strictEqual(missing._tag, "ENOENT")
+      yield* Effect.scoped(TestNetwork.bindDatagram("unix:/run/old.sock"))
+      const stale = yield* Effect.flip(notifyReady("unix:/run/old.sock"))
+      assert.strictEqual(stale._tag, "ECONNREFUSED")
+    }).pipe(Effect.scoped, Effect.provide(TestNetwork.layer()))
   )
 })
