@@ -17,7 +17,8 @@
  * - `tcp`: connect and close on loopback against a Node server in another process: dial with
  *   no options, against dial with the options set on Node's own socket (user timeout,
  *   keepalive idle/interval/count) and against dial with those and buffer sizes (which
- *   need the socket made natively and handed to libuv).
+ *   need the socket made natively and handed to libuv). The control: dial with Node's own
+ *   `noDelay`, the price of any option set on a connecting socket without the native path.
  *
  * Each contender runs in a process of its own, every round in rotating order; the table gives
  * the median rate, client CPU per operation, and the paired ratios other/dial per round, of wall
@@ -214,6 +215,8 @@ const workers: Record<string, (target: string) => Promise<Sample>> = {
         ).then(() => undefined),
       close: () => undefined
     })),
+  // The control: one option Node sets itself, no native call at all.
+  "tcp/dial+noDelay (Node's own)": (target) => tcpConnects(target, { noDelay: true }),
   "tcp/dial+after-connect options": (target) => tcpConnects(target, afterConnectOptions),
   "tcp/dial+native-socket options": (target) => tcpConnects(target, nativeSocketOptions)
 }
