@@ -109,6 +109,15 @@ const durationUnits = [
 ] as const
 
 /**
+ * Duration strings already read, and what they read as. A program passes the same few literals
+ * (`"10 seconds"`) on every open, and parsing one costs microseconds; strings and the decoded
+ * values are immutable, so a hit is the same answer. Bounded, so that arbitrary strings cannot
+ * grow it: past the bound, strings are read afresh.
+ */
+const durationStrings = new Map<string, Result.Result<Duration.Duration, string>>()
+const maxRememberedDurations = 256
+
+/**
  * The one reading of a duration input, stricter than Effect's (which reads NaN, `{}` and
  * `[NaN, 0]` as zero): a number that is not NaN, a bigint, a string of at most
  * `maxDurationLength` characters, a `[seconds, nanos]` pair of numbers that are not NaN, or
@@ -125,10 +134,14 @@ const decodeDuration = (input: unknown): Result.Result<Duration.Duration, string
       if (input.length > maxDurationLength) {
         return Result.fail(`a duration string is at most ${maxDurationLength} characters (got ${input.length})`)
       }
-      return Option.match(Duration.fromInput(input as Duration.Input), {
+      const known = durationStrings.get(input)
+      if (known !== undefined) return known
+      const decoded = Option.match(Duration.fromInput(input as Duration.Input), {
         onNone: () => Result.fail('expected a duration such as "2 seconds" or "250 millis"'),
         onSome: Result.succeed
       })
+      if (durationStrings.size < maxRememberedDurations) durationStrings.set(input, decoded)
+      return decoded
     }
     case "object": {
       if (input === null) break

@@ -15,12 +15,14 @@
  * - `seqpacket`: SOCK_SEQPACKET write + read one message. dial; node-unix-socket `SeqpacketSocket`
  *   (unix-dgram has no seqpacket).
  * - `tcp`: connect and close on loopback against a Node server in another process: dial with
- *   no options against dial with user timeout, keepalive interval/count and buffer sizes (the
- *   native socket handed to libuv).
+ *   no options, against dial with the options set on Node's own socket (user timeout,
+ *   keepalive idle/interval/count) and against dial with those and buffer sizes (which
+ *   need the socket made natively and handed to libuv). The control: dial with Node's own
+ *   `noDelay`, the price of any option set on a connecting socket without the native path.
  *
  * Each contender runs in a process of its own, every round in rotating order; the table gives
- * the median rate, client CPU per operation, and the paired ratio dial/other per round (median,
- * min–max). A program, not a test.
+ * the median rate, client CPU per operation, and the paired ratios other/dial per round, of wall
+ * time and of CPU time (median, min–max). A program, not a test.
  */
 import { Network } from "@dial/core"
 import { NodeNetwork } from "@dial/node"
@@ -84,6 +86,36 @@ const dialOps = async <H>(
     close: () => Effect.runPromise(Scope.close(scope, Exit.void))
   }
 }
+
+/**
+ * Options the kernel honours equally when set on Node's socket right after connect(2). Not
+ * linger: a linger time makes close(2) wait for the FIN's acknowledgement, a cost of the
+ * option's effect, not of the path that sets it.
+ */
+const afterConnectOptions: Network.OpenOptions = {
+  userTimeout: "10 seconds",
+  keepAlive: "30 seconds",
+  keepAliveInterval: "5 seconds",
+  keepAliveCount: 3
+}
+
+/** With options the handshake uses: the socket is made natively and handed to libuv. */
+const nativeSocketOptions: Network.OpenOptions = {
+  ...afterConnectOptions,
+  receiveBufferSize: 65536,
+  sendBufferSize: 65536
+}
+
+const tcpConnects = (target: string, options: Network.OpenOptions) =>
+  measure(async () => ({
+    op: () =>
+      Effect.runPromise(
+        Effect.scoped(Network.connect(target, options)).pipe(
+          Effect.provide(NodeNetwork.layer)
+        ) as Effect.Effect<unknown>
+      ).then(() => undefined),
+    close: () => undefined
+  }))
 
 const tempPath = (name: string) => Path.join(Os.tmpdir(), `dial-bench-${process.pid}-${name}.sock`)
 
@@ -183,23 +215,10 @@ const workers: Record<string, (target: string) => Promise<Sample>> = {
         ).then(() => undefined),
       close: () => undefined
     })),
-  "tcp/dial+options": (target) =>
-    measure(async () => ({
-      op: () =>
-        Effect.runPromise(
-          Effect.scoped(
-            Network.connect(target, {
-              userTimeout: "10 seconds",
-              keepAlive: "30 seconds",
-              keepAliveInterval: "5 seconds",
-              keepAliveCount: 3,
-              receiveBufferSize: 65536,
-              sendBufferSize: 65536
-            })
-          ).pipe(Effect.provide(NodeNetwork.layer)) as Effect.Effect<unknown>
-        ).then(() => undefined),
-      close: () => undefined
-    }))
+  // The control: one option Node sets itself, no native call at all.
+  "tcp/dial+noDelay (Node's own)": (target) => tcpConnects(target, { noDelay: true }),
+  "tcp/dial+after-connect options": (target) => tcpConnects(target, afterConnectOptions),
+  "tcp/dial+native-socket options": (target) => tcpConnects(target, nativeSocketOptions)
 }
 
 // ---------------------------------------------------------------------------
@@ -280,8 +299,8 @@ const main = async () => {
   const lines: Array<string> = [
     `${Os.cpus().length} × ${Os.cpus()[0]?.model ?? "cpu"}, Node ${process.version}, ${iterations} operations × ${rounds} rounds per contender; the machine is shared (other work ran alongside).`,
     "",
-    "| case | contender | ops/s (median) | client CPU µs/op (median) | dial ÷ this, per round: median (min–max) |",
-    "|---|---|---|---|---|"
+    "| case | contender | ops/s (median) | client CPU µs/op (median) | time, this ÷ dial, per round: median (min–max) | CPU, this ÷ dial, per round: median (min–max) |",
+    "|---|---|---|---|---|---|"
   ]
   for (const kind of args.cases.split(",") as Array<"dgram" | "seqpacket" | "tcp">) {
     const peer = await startPeer(kind, Path.join(Os.tmpdir(), `dial-bench-peer-${process.pid}-${kind}.sock`))
@@ -300,15 +319,21 @@ const main = async () => {
       const rate = median(own.map((s) => (iterations / s.wallMs) * 1000))
       const cpu = median(own.map((s) => s.cpuUs / iterations))
       // Paired by round: the same minute of a noisy machine.
-      const ratios = own.map((s, round) => s.wallMs / base[round]!.wallMs)
-      const ratio =
+      const spread = (ratios: ReadonlyArray<number>) =>
         name === `${kind}/dial`
           ? "1"
-          : `${median(ratios).toFixed(2)} (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})`
-      lines.push(`| ${kind} | ${name.slice(kind.length + 1)} | ${rate.toFixed(0)} | ${cpu.toFixed(1)} | ${ratio} |`)
+          : `${median(ratios).toFixed(3)} (${Math.min(...ratios).toFixed(3)}–${Math.max(...ratios).toFixed(3)})`
+      const wall = spread(own.map((s, round) => s.wallMs / base[round]!.wallMs))
+      const cpuRatio = spread(own.map((s, round) => s.cpuUs / base[round]!.cpuUs))
+      lines.push(
+        `| ${kind} | ${name.slice(kind.length + 1)} | ${rate.toFixed(0)} | ${cpu.toFixed(1)} | ${wall} | ${cpuRatio} |`
+      )
     }
   }
-  lines.push("", "The ratio is this contender's time over dial's in the same round: above 1, dial is faster.")
+  lines.push(
+    "",
+    "A ratio is this contender's time (or CPU) over plain dial's in the same round: above 1, it costs more."
+  )
   const table = lines.join("\n")
   console.log(table)
   if (args.out !== undefined) Fs.writeFileSync(args.out, `${table}\n`)

@@ -28,7 +28,7 @@ import { DialError, type SockAddr, type Transport } from "@dial/core"
 import * as Effect from "effect/Effect"
 import { openDatagram } from "./internal/datagram.ts"
 import { adopt } from "./internal/adopt.ts"
-import { errorOf, type Native, native, nativeStreamNeed, prepareStream } from "./internal/native.ts"
+import { errorOf, hasLateOptions, type Native, native, nativeStreamNeed, prepareStream } from "./internal/native.ts"
 import { connectSeqpacket } from "./internal/seqpacket.ts"
 import { connectStream } from "./internal/stream.ts"
 import { openUnixDatagram } from "./internal/unixDatagram.ts"
@@ -70,7 +70,7 @@ const nativeStream = (
     const fd = prepareStream(native, address, options)
     return fd < 0
       ? Effect.fail(errorOf(fd, { syscall: "socket", address, localAddress: options.local }))
-      : connectStream(address, options, fd)
+      : connectStream(address, options, fd, native)
   })
 
 /**
@@ -94,14 +94,18 @@ export const make = (): Transport.Transport => ({
   connectStream: ({ type, address, options }) => {
     if (type === "stream") {
       const need = nativeStreamNeed(address, options)
-      if (need === undefined) return connectStream(address, options)
+      const late = hasLateOptions(address, options)
+      if (need === undefined && !late) return connectStream(address, options)
       const loaded = native()
       if (loaded._tag === "Missing") {
-        return need === "noPort"
+        return need === "noPort" && !late
           ? connectStream(address, options)
           : Effect.fail(DialError.unsupported(`socket options before connect (${loaded.reason})`, platform))
       }
-      return nativeStream(loaded.native, address, options)
+      // Only an option the handshake uses needs a socket made here; the rest go on Node's own.
+      return need === undefined
+        ? connectStream(address, options, undefined, loaded.native)
+        : nativeStream(loaded.native, address, options)
     }
     if (address._tag === "Inet") {
       return Effect.fail(DialError.unsupported("seqpacket sockets over inet (SCTP)", platform))

@@ -128,6 +128,64 @@ describe("options set before connect, read back from the kernel", () => {
       )
   )
 
+  kernelTest(
+    "without an option the handshake uses, the rest go on Node's own socket: read back, and after a reconnect",
+    [],
+    () =>
+      provide(
+        Effect.gen(function* () {
+          const server = yield* tcpServer("127.0.0.1")
+          const closed = yield* closedTcpPort("127.0.0.1")
+          // No buffer sizes, mark or device: Node makes the socket; these are set on it.
+          const handle = yield* Network.open("stream", {
+            userTimeout: "4321 millis",
+            keepAlive: "9 seconds",
+            keepAliveInterval: "2 seconds",
+            keepAliveCount: 6,
+            linger: "0 seconds",
+            noDelay: true
+          })
+          const readBack = Effect.gen(function* () {
+            const fd = descriptorOf(yield* localPortOf(handle))
+            const linger = calls().getsockopt(fd, SOL_SOCKET, SO_LINGER, 8)
+            if (typeof linger === "number") throw new Error(`getsockopt: ${linger}`)
+            const view = new DataView(linger.buffer, linger.byteOffset)
+            return {
+              userTimeout: int(fd, IPPROTO_TCP, TCP_USER_TIMEOUT),
+              keepAlive: int(fd, SOL_SOCKET, SO_KEEPALIVE),
+              keepIdle: int(fd, IPPROTO_TCP, TCP_KEEPIDLE),
+              keepInterval: int(fd, IPPROTO_TCP, TCP_KEEPINTVL),
+              keepCount: int(fd, IPPROTO_TCP, TCP_KEEPCNT),
+              linger: [view.getInt32(0, true), view.getInt32(4, true)],
+              noDelay: int(fd, IPPROTO_TCP, TCP_NODELAY)
+            }
+          })
+          const expected = {
+            userTimeout: 4321,
+            keepAlive: 1,
+            keepIdle: 9,
+            keepInterval: 2,
+            keepCount: 6,
+            linger: [1, 0],
+            noDelay: 1
+          }
+          yield* handle.connect(`127.0.0.1:${server.port}`)
+          expect(yield* readBack).toEqual(expected)
+          yield* handle.disconnect
+          expect(summary(yield* Effect.flip(handle.connect(`127.0.0.1:${closed}`)))).toMatchObject({
+            _tag: "ECONNREFUSED"
+          })
+          yield* handle.connect(`127.0.0.1:${server.port}`)
+          expect(yield* readBack).toEqual(expected)
+          // Keepalive without an interval or count stays Node's own (SO_KEEPALIVE and the idle time).
+          const plain = yield* Network.connect(`127.0.0.1:${server.port}`, { keepAlive: "11 seconds" })
+          const fd = descriptorOf(yield* localPortOf(plain))
+          expect([int(fd, SOL_SOCKET, SO_KEEPALIVE), int(fd, IPPROTO_TCP, TCP_KEEPIDLE)]).toEqual([1, 11])
+          expect(int(fd, IPPROTO_TCP, TCP_USER_TIMEOUT)).toBe(0)
+        })
+      )
+  )
+
   kernelTest("a local address without a port sets IP_BIND_ADDRESS_NO_PORT; with a port it does not", [], () =>
     provide(
       Effect.gen(function* () {
@@ -229,6 +287,36 @@ describe("their effects", () => {
         expect(Date.now() - started).toBeLessThan(15_000)
       }),
     30_000
+  )
+})
+
+describe("the user timeout bounds the handshake too", () => {
+  kernelTest(
+    "every SYN dropped (nft): ETIMEDOUT from connect after the user timeout, not after the SYN retries",
+    [netns, root, command("nft")],
+    () =>
+      Effect.gen(function* () {
+        const started = Date.now()
+        // Set on Node's own socket just after connect(2), it counts from the first SYN as the
+        // kernel's check does; a pre-connect buffer option takes the natively made socket.
+        const results = yield* inNetns(
+          "set -e; ip link set lo up; nft add table inet dial && nft add chain inet dial input '{ type filter hook input priority 0; }' && nft add rule inet dial input tcp dport 5000 drop",
+          {
+            connects: [
+              { address: "127.0.0.1:5000", options: { userTimeout: "600 millis" } },
+              { address: "127.0.0.1:5000", options: { userTimeout: "600 millis", receiveBufferSize: 65536 } }
+            ]
+          }
+        )
+        const timedOut = {
+          ok: false,
+          error: expect.objectContaining({ _tag: "ETIMEDOUT", errno: 110, syscall: "connect" })
+        }
+        expect(results).toEqual([timedOut, timedOut])
+        // Without it the kernel would retry the SYN for about 127 s (tcp_syn_retries 6).
+        expect(Date.now() - started).toBeLessThan(20_000)
+      }),
+    40_000
   )
 })
 

@@ -879,6 +879,18 @@ export const suite = <R, E>(name: string, options: Options<R, E>): void => {
     })
   })
 
+  cases.push({
+    name: "unix datagram: a stream or seqpacket connect to a unix datagram socket is EPROTOTYPE",
+    needs: ["unixDatagramEcho"],
+    body: Effect.gen(function* () {
+      const address = yield* fixture.unixDatagramEcho!
+      const stream = yield* Network.open("stream")
+      assert.strictEqual(tagOf(yield* Effect.flip(stream.connect(address))), "EPROTOTYPE")
+      const seqpacket = yield* Network.open("seqpacket")
+      assert.strictEqual(tagOf(yield* Effect.flip(seqpacket.connect(address))), "EPROTOTYPE")
+    })
+  })
+
   describe(name, () => {
     for (const testCase of cases) {
       const missing = (testCase.needs ?? []).filter((capability) => fixture[capability] === undefined)

@@ -31,6 +31,7 @@ import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import type * as NetAddress from "effect/net/NetAddress"
 import type * as Scope from "effect/Scope"
 import type * as Socket from "effect/socket/Socket"
 import * as Result from "effect/Result"
@@ -202,7 +203,53 @@ export interface Listener {
 }
 
 /**
- * A datagram that arrived at a {@link DatagramPort}.
+ * The address a {@link DatagramPort} is bound to: a UDP port, or a unix datagram socket's path
+ * or abstract name.
+ *
+ * @example
+ * ```ts
+ * import type { TestNetwork } from "@dial/testkit"
+ *
+ * const isUnix = (a: TestNetwork.DatagramAddress) => a._tag !== "Inet"
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type DatagramAddress = SockAddr.Inet | SockAddr.UnixPath | SockAddr.UnixAbstract
+
+/**
+ * The address {@link TestNetwork.bindDatagram} binds for an input: a unix address for
+ * `"unix:..."` and unix values, an inet one for other literals, either for a `string` it
+ * cannot see into.
+ *
+ * @example
+ * ```ts
+ * import type { SockAddr } from "@dial/core"
+ * import type { TestNetwork } from "@dial/testkit"
+ *
+ * const udp: TestNetwork.BoundAddress<"127.0.0.1:53"> extends SockAddr.Inet ? true : false = true
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type BoundAddress<I extends SockAddr.Input> = I extends
+  | `unix:${string}`
+  | SockAddr.UnixPath
+  | SockAddr.UnixAbstract
+  | NetAddress.UnixPathAddress
+  ? SockAddr.UnixPath | SockAddr.UnixAbstract
+  : I extends SockAddr.Inet | NetAddress.InetAddress
+    ? SockAddr.Inet
+    : string extends I
+      ? DatagramAddress
+      : SockAddr.Inet
+
+/**
+ * A datagram that arrived at a {@link DatagramPort}, with its sender: a UDP port, or the
+ * sending unix socket's name (a handle's socket is autobound to an abstract name, as Linux
+ * does, so the port can answer it).
  *
  * @example
  * ```ts
@@ -214,9 +261,9 @@ export interface Listener {
  * @category models
  * @since 0.1.0
  */
-export interface Datagram {
+export interface Datagram<A extends DatagramAddress = SockAddr.Inet> {
   readonly data: Uint8Array
-  readonly from: SockAddr.Inet
+  readonly from: A
 }
 
 /**
@@ -227,6 +274,7 @@ export interface Datagram {
  * import type { TestNetwork } from "@dial/testkit"
  *
  * const options: TestNetwork.BindDatagramOptions = { echo: true }
+ * const unreadable: TestNetwork.BindDatagramOptions = { permission: "deny" }
  * ```
  *
  * @category models
@@ -235,10 +283,20 @@ export interface Datagram {
 export interface BindDatagramOptions {
   /** Send every datagram straight back to its sender (nothing queues for `receive`). */
   readonly echo?: boolean | undefined
+  /**
+   * How many unreceived datagrams the port holds. Beyond it a UDP datagram is dropped and a
+   * unix sender's `send` fails with EAGAIN. Default: UDP unbounded (a test reads what it asked
+   * for); unix 11, Linux's (`net.unix.max_dgram_qlen` 10, and the kernel lets one more in).
+   */
+  readonly queue?: number | undefined
+  /** Unix only. `"deny"`: the socket file is not writable for the client: connect is EACCES. */
+  readonly permission?: "allow" | "deny" | undefined
 }
 
 /**
- * A bound UDP socket on the fake network: a server for datagram handles to talk to.
+ * A bound datagram socket on the fake network: a server for datagram handles to talk to. A
+ * UDP port (`"127.0.0.1:5353"`), or a unix datagram socket (`"unix:/run/app.sock"`,
+ * `"unix:@name"`) as systemd's NOTIFY_SOCKET or /dev/log are.
  *
  * @example
  * ```ts
@@ -255,11 +313,14 @@ export interface BindDatagramOptions {
  * @category models
  * @since 0.1.0
  */
-export interface DatagramPort {
-  readonly address: SockAddr.Inet
+export interface DatagramPort<A extends DatagramAddress = SockAddr.Inet> {
+  readonly address: A
   /** The next datagram, waiting for one. EBADF once the port is closed. */
-  readonly receive: Effect.Effect<Datagram, ConnectError.EBADF>
-  /** Sends a datagram; dropped silently when nothing is bound there (UDP). */
+  readonly receive: Effect.Effect<Datagram<A>, ConnectError.EBADF>
+  /**
+   * Sends a datagram; dropped silently when nothing is bound there (UDP), or when the unix
+   * receiver is gone, full or connected elsewhere (the test's server sees no errno).
+   */
   readonly send: (data: Uint8Array, to: SockAddr.Input) => Effect.Effect<void, InvalidInput.InvalidInput>
   /** How many datagrams arrived. */
   readonly received: Effect.Effect<number>
@@ -531,11 +592,14 @@ export class TestNetwork extends Context.Service<
       address: SockAddr.Input,
       options?: ListenOptions
     ) => Effect.Effect<Listener, InvalidInput.InvalidInput | ConnectError.EADDRINUSE, Scope.Scope>
-    /** Binds a UDP port (port 0: an ephemeral port). EADDRINUSE (`bind`) when taken. */
-    readonly bindDatagram: (
-      address: SockAddr.Input,
+    /**
+     * Binds a UDP port (port 0: an ephemeral port) or a unix datagram socket. EADDRINUSE
+     * (`bind`) when taken; a unix path stays taken by its stale socket file after the close.
+     */
+    readonly bindDatagram: <I extends SockAddr.Input>(
+      address: I,
       options?: BindDatagramOptions
-    ) => Effect.Effect<DatagramPort, InvalidInput.InvalidInput | ConnectError.EADDRINUSE, Scope.Scope>
+    ) => Effect.Effect<DatagramPort<BoundAddress<I>>, InvalidInput.InvalidInput | ConnectError.EADDRINUSE, Scope.Scope>
     /** Scripts the next connects to an address; the last outcome repeats; `[]` removes the script. */
     readonly script: (
       address: SockAddr.Input,
@@ -656,23 +720,27 @@ export const listen = (
   TestNetwork.use((network) => network.listen(address, options))
 
 /**
- * Binds a UDP port on the current network.
+ * Binds a UDP port or a unix datagram socket on the current network.
  *
  * @example
  * ```ts
  * import { TestNetwork } from "@dial/testkit"
  *
  * const echo = TestNetwork.bindDatagram("127.0.0.1:0", { echo: true })
+ * const notify = TestNetwork.bindDatagram("unix:/run/systemd/notify")
  * ```
  *
  * @category accessors
  * @since 0.1.0
  */
-export const bindDatagram = (
-  address: SockAddr.Input,
+export const bindDatagram = <I extends SockAddr.Input>(
+  address: I,
   options?: BindDatagramOptions
-): Effect.Effect<DatagramPort, InvalidInput.InvalidInput | ConnectError.EADDRINUSE, TestNetwork | Scope.Scope> =>
-  TestNetwork.use((network) => network.bindDatagram(address, options))
+): Effect.Effect<
+  DatagramPort<BoundAddress<I>>,
+  InvalidInput.InvalidInput | ConnectError.EADDRINUSE,
+  TestNetwork | Scope.Scope
+> => TestNetwork.use((network) => network.bindDatagram(address, options))
 
 /**
  * Scripts the next connects to an address.

@@ -5,7 +5,9 @@ import { Effect, Result } from "effect"
 
 // Every address is fresh, so no two cases (or fixtures) can meet by accident.
 let next = 0
-const fresh = (kind: Conformance.Kind, port?: number): SockAddrType.SockAddr => {
+function fresh(kind: "inet4" | "inet6", port?: number): SockAddrType.Inet
+function fresh(kind: Conformance.Kind, port?: number): SockAddrType.SockAddr
+function fresh(kind: Conformance.Kind, port?: number): SockAddrType.SockAddr {
   next++
   const text =
     kind === "inet4"
@@ -18,7 +20,7 @@ const fresh = (kind: Conformance.Kind, port?: number): SockAddrType.SockAddr => 
   return Result.getOrThrow(SockAddr.fromString(text))
 }
 
-const family = (f: "IPv4" | "IPv6"): Conformance.Kind => (f === "IPv4" ? "inet4" : "inet6")
+const family = (f: "IPv4" | "IPv6"): "inet4" | "inet6" => (f === "IPv4" ? "inet4" : "inet6")
 
 const fixture: Conformance.Fixture<TestNetwork.TestNetwork> = {
   listen: (kind) =>
@@ -38,12 +40,17 @@ const fixture: Conformance.Fixture<TestNetwork.TestNetwork> = {
     return Effect.as(Effect.orDie(TestNetwork.script(address, ["blackhole"])), address)
   }),
   listenAt: (address) => Effect.asVoid(Effect.orDie(TestNetwork.listen(address, { echo: true }))),
-  udpClosed: (f) => Effect.sync(() => fresh(family(f)) as SockAddrType.Inet),
+  udpClosed: (f) => Effect.sync(() => fresh(family(f))),
   seqpacketEcho: (kind) =>
     TestNetwork.listen(fresh(kind, 0), { echo: true, type: "seqpacket" }).pipe(
       Effect.map((listener) => listener.address),
       Effect.orDie
     ),
+  // A path of its own each time: a closed unix datagram socket leaves its file behind.
+  unixDatagramEcho: Effect.suspend(() => TestNetwork.bindDatagram(fresh("unix"), { echo: true })).pipe(
+    Effect.map((port) => port.address),
+    Effect.orDie
+  ),
   server: TestNetwork.listen(fresh("inet4", 0)).pipe(
     Effect.map((listener) => ({ address: listener.address, accept: Effect.orDie(listener.accept) })),
     Effect.orDie

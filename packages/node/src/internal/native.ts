@@ -339,7 +339,25 @@ export const errorOf = (status: number, context: ConnectError.Context): ConnectE
 // ---------------------------------------------------------------------------
 
 /**
- * Whether a stream connect needs a socket made here: `"options"` for an option Node cannot set
+ * Options are set where the kernel honours them equally, with the fewest calls:
+ *
+ * - **Before connect, on a socket made here** (`prepareStream`): only what the handshake itself
+ *   uses. SO_RCVBUF/SO_SNDBUF (the window scale goes out in the SYN), SO_MARK and
+ *   SO_BINDTODEVICE (the SYN's route), IP_BIND_ADDRESS_NO_PORT (the bind that precedes connect).
+ * - **On Node's own socket, once connect(2) has been issued** (`configureConnecting`):
+ *   TCP_USER_TIMEOUT. It bounds the handshake too (a lost SYN fails with ETIMEDOUT after the
+ *   user timeout, not after the SYN retries), which the kernel checks only when a retransmit
+ *   timer fires, measured from the first SYN: set microseconds after it, it is the same.
+ * - **On Node's own socket, once connected** (`configureConnected`): SO_LINGER (read at close),
+ *   and keepalive with an interval or count (its timer starts once established). Node's own
+ *   keepalive is skipped then: it would overwrite the interval and count.
+ *
+ * A connect with no option of the first kind costs a plain Node connect plus one setsockopt per
+ * option: no socket made here, no descriptor for Node to wrap.
+ */
+
+/**
+ * Whether a stream connect needs a socket made here: `"options"` for an option that only works
  * before connect, `"noPort"` when only IP_BIND_ADDRESS_NO_PORT would be set (an improvement,
  * skipped where the native path is missing), `undefined` for neither.
  */
@@ -347,7 +365,9 @@ export const nativeStreamNeed = (
   address: SockAddr.Inet | SockAddr.UnixPath | SockAddr.UnixAbstract,
   options: Transport.SocketOptions
 ): "options" | "noPort" | undefined =>
-  hasNativeOptions(address, options)
+  options.receiveBufferSize !== undefined ||
+  options.sendBufferSize !== undefined ||
+  (address._tag === "Inet" && (options.mark !== undefined || options.bindToDevice !== undefined))
     ? "options"
     : // IP_BIND_ADDRESS_NO_PORT: a local address without a port takes its port at connect, so
       // the 4-tuple, not the port alone, must be unique (no early port exhaustion).
@@ -355,31 +375,27 @@ export const nativeStreamNeed = (
       ? "noPort"
       : undefined
 
-const hasNativeOptions = (
+/** Whether a stream connect has options set on Node's socket through the native calls. */
+export const hasLateOptions = (
   address: SockAddr.Inet | SockAddr.UnixPath | SockAddr.UnixAbstract,
   options: Transport.SocketOptions
 ): boolean =>
-  options.receiveBufferSize !== undefined ||
-  options.sendBufferSize !== undefined ||
   options.lingerSeconds !== undefined ||
   (address._tag === "Inet" &&
     (options.userTimeoutMillis !== undefined ||
       options.keepAliveIntervalSeconds !== undefined ||
-      options.keepAliveCount !== undefined ||
-      options.mark !== undefined ||
-      options.bindToDevice !== undefined))
+      options.keepAliveCount !== undefined))
 
-const setDevice = (native: Native, fd: number, name: string, fail: (status: number) => void): boolean => {
-  const status = native.setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, new TextEncoder().encode(name))
-  if (status < 0) fail(status)
-  return status >= 0
-}
+/** Whether keepalive is ours to set in full (an interval or count), not Node's. */
+export const ownsKeepAlive = (options: Transport.SocketOptions): boolean =>
+  options.keepAliveIntervalSeconds !== undefined || options.keepAliveCount !== undefined
+
+const setDevice = (native: Native, fd: number, name: string): number =>
+  native.setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, new TextEncoder().encode(name))
 
 /**
- * A fresh non-blocking stream socket with the options set, for `new net.Socket({ fd })`. TCP
- * options (keepalive, user timeout, mark, device) apply to inet sockets only, as `noDelay` does.
- * Keepalive is set here in full (SO_KEEPALIVE, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT): Node's
- * own keepalive, applied after connect, would overwrite the interval and count.
+ * A fresh non-blocking stream socket with the pre-connect options set, for Node to wrap and
+ * connect. The others are set on it later, as on any connection.
  */
 export const prepareStream = (
   native: Native,
@@ -389,35 +405,54 @@ export const prepareStream = (
   const inet = address._tag === "Inet"
   const fd = native.socket(inet ? (address.family === "IPv4" ? AF_INET : AF_INET6) : AF_UNIX, SOCK_STREAM)
   if (fd < 0) return fd
-  // One call per option, straight from the options: this runs on every connect with options.
-  const set = (level: number, name: number, value: number, second?: number): boolean => {
-    const status = native.setsockoptInt(fd, level, name, value, second)
-    if (status < 0) failed = status
-    return status >= 0
-  }
-  let failed = 0
   const o = options
-  void (
-    (o.receiveBufferSize === undefined || set(SOL_SOCKET, SO_RCVBUF, o.receiveBufferSize)) &&
-    (o.sendBufferSize === undefined || set(SOL_SOCKET, SO_SNDBUF, o.sendBufferSize)) &&
-    (o.lingerSeconds === undefined || set(SOL_SOCKET, SO_LINGER, 1, o.lingerSeconds)) &&
-    (!inet ||
-      ((o.local?.port !== 0 || set(IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1)) &&
-        (o.noDelay !== true || set(IPPROTO_TCP, TCP_NODELAY, 1)) &&
-        (o.keepAlive !== true || set(SOL_SOCKET, SO_KEEPALIVE, 1)) &&
-        // Whole seconds, at least one, as Node rounds its own.
-        (o.keepAlive !== true ||
-          o.keepAliveInitialDelayMillis === undefined ||
-          set(IPPROTO_TCP, TCP_KEEPIDLE, Math.max(1, Math.floor(o.keepAliveInitialDelayMillis / 1000)))) &&
-        (o.keepAliveIntervalSeconds === undefined || set(IPPROTO_TCP, TCP_KEEPINTVL, o.keepAliveIntervalSeconds)) &&
-        (o.keepAliveCount === undefined || set(IPPROTO_TCP, TCP_KEEPCNT, o.keepAliveCount)) &&
-        (o.userTimeoutMillis === undefined || set(IPPROTO_TCP, TCP_USER_TIMEOUT, o.userTimeoutMillis)) &&
-        (o.mark === undefined || set(SOL_SOCKET, SO_MARK, o.mark | 0)) &&
-        (o.bindToDevice === undefined || setDevice(native, fd, o.bindToDevice, (status) => (failed = status)))))
-  )
-  if (failed < 0) {
+  let status = 0
+  if (o.receiveBufferSize !== undefined) status = native.setsockoptInt(fd, SOL_SOCKET, SO_RCVBUF, o.receiveBufferSize)
+  if (status >= 0 && o.sendBufferSize !== undefined)
+    status = native.setsockoptInt(fd, SOL_SOCKET, SO_SNDBUF, o.sendBufferSize)
+  if (inet) {
+    if (status >= 0 && o.local?.port === 0) status = native.setsockoptInt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1)
+    if (status >= 0 && o.mark !== undefined) status = native.setsockoptInt(fd, SOL_SOCKET, SO_MARK, o.mark | 0)
+    if (status >= 0 && o.bindToDevice !== undefined) status = setDevice(native, fd, o.bindToDevice)
+  }
+  if (status < 0) {
     native.close(fd)
-    return failed
+    return status
   }
   return fd
+}
+
+/** TCP_USER_TIMEOUT on a socket whose connect(2) was just issued; 0 or the negated errno. */
+export const configureConnecting = (native: Native, fd: number, options: Transport.SocketOptions): number =>
+  options.userTimeoutMillis === undefined
+    ? 0
+    : native.setsockoptInt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, options.userTimeoutMillis)
+
+/**
+ * SO_LINGER and a keepalive with an interval or count, on a connected socket; 0 or the negated
+ * errno. Keepalive in full (SO_KEEPALIVE, TCP_KEEPIDLE in whole seconds, at least one, as Node
+ * rounds its own; TCP_KEEPINTVL; TCP_KEEPCNT), since Node's was not asked for.
+ */
+export const configureConnected = (
+  native: Native,
+  fd: number,
+  address: SockAddr.Inet | SockAddr.UnixPath | SockAddr.UnixAbstract,
+  options: Transport.SocketOptions
+): number => {
+  const o = options
+  let status = 0
+  if (o.lingerSeconds !== undefined) status = native.setsockoptInt(fd, SOL_SOCKET, SO_LINGER, 1, o.lingerSeconds)
+  if (address._tag !== "Inet" || !ownsKeepAlive(o)) return status
+  if (status >= 0 && o.keepAlive === true) {
+    status = native.setsockoptInt(fd, SOL_SOCKET, SO_KEEPALIVE, 1)
+    if (status >= 0 && o.keepAliveInitialDelayMillis !== undefined) {
+      const idle = Math.max(1, Math.floor(o.keepAliveInitialDelayMillis / 1000))
+      status = native.setsockoptInt(fd, IPPROTO_TCP, TCP_KEEPIDLE, idle)
+    }
+  }
+  if (status >= 0 && o.keepAliveIntervalSeconds !== undefined)
+    status = native.setsockoptInt(fd, IPPROTO_TCP, TCP_KEEPINTVL, o.keepAliveIntervalSeconds)
+  if (status >= 0 && o.keepAliveCount !== undefined)
+    status = native.setsockoptInt(fd, IPPROTO_TCP, TCP_KEEPCNT, o.keepAliveCount)
+  return status
 }

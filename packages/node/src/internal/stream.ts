@@ -16,6 +16,7 @@ import type * as Socket from "effect/socket/Socket"
 import * as Net from "node:net"
 import { hostOf, localOf } from "./address.ts"
 import { type Endpoint, effectSocket } from "./connection.ts"
+import { configureConnected, configureConnecting, errorOf, type Native, ownsKeepAlive } from "./native.ts"
 
 type Address = SockAddr.Inet | SockAddr.UnixPath | SockAddr.UnixAbstract
 
@@ -64,12 +65,14 @@ const connectOptions = (address: Address, options: Transport.SocketOptions): Net
 const halfOpen: Net.SocketConstructorOpts = { allowHalfOpen: true }
 
 const socketOptions = (address: Address, options: Transport.SocketOptions): Net.SocketConstructorOpts => {
+  // Node's keepalive would overwrite an interval or count: then ./native.ts sets it in full.
+  const keepAlive = options.keepAlive === true && !ownsKeepAlive(options)
   // TCP_NODELAY and SO_KEEPALIVE mean nothing on a unix socket (Node would try and fail quietly).
-  if (address._tag !== "Inet" || (options.noDelay !== true && options.keepAlive !== true)) return halfOpen
+  if (address._tag !== "Inet" || (options.noDelay !== true && !keepAlive)) return halfOpen
   return {
     allowHalfOpen: true,
     noDelay: options.noDelay === true,
-    keepAlive: options.keepAlive === true,
+    keepAlive,
     ...(options.keepAliveInitialDelayMillis === undefined
       ? {}
       : { keepAliveInitialDelay: options.keepAliveInitialDelayMillis })
@@ -132,25 +135,50 @@ class Connection implements Transport.StreamConnection, Endpoint {
 }
 
 /**
+ * The descriptor under Node's socket, or -1 (none yet, or closed). libuv's `uv_fileno`, which
+ * Node's stream handles expose as `fd`: the one reach into Node's internals here.
+ */
+const descriptorOf = (socket: Net.Socket): number =>
+  (socket as unknown as { readonly _handle?: { readonly fd?: number } | null })._handle?.fd ?? -1
+
+/**
  * Opens a fresh socket and connects it. Fails once the failed socket is destroyed (its descriptor
  * closed); interruption destroys the socket, and completes as soon as it has.
+ *
+ * With `native`, the options Node has no setting for are set on its own socket (./native.ts
+ * says when each is set, and why that is the same as before connect).
  */
 export const connectStream = (
   address: Address,
   options: Transport.SocketOptions,
-  /** A socket made and configured natively (options Node cannot set before connect). */
-  fd?: number
+  /** A socket made natively, with the options only a fresh socket takes. */
+  fd?: number,
+  /** The native calls, when an option needs them. */
+  native?: Native
 ): Effect.Effect<Transport.StreamConnection, ConnectError.ConnectError> =>
   Effect.callback((resume) => {
+    const constructorOptions = socketOptions(address, options)
     // `manualStart`: Node would start reading a descriptor at once (a wasted epoll registration
     // before connect; a third of the cost of wrapping it). It reads after the connect anyway.
     const socket = new DialSocket(
       fd === undefined
-        ? socketOptions(address, options)
-        : ({ fd, manualStart: true, allowHalfOpen: true } as Net.SocketConstructorOpts)
+        ? constructorOptions
+        : ({ ...constructorOptions, fd, manualStart: true } as Net.SocketConstructorOpts)
     )
     let pending = true
+    const fail = (failure: ConnectError.ConnectError) => {
+      pending = false
+      socket.removeListener("connect", onConnect)
+      if (!socket.destroyed) socket.destroy()
+      resume(Effect.fail(failure))
+    }
+    const optionFailed = (status: number) =>
+      fail(errorOf(status, { syscall: "socket", address, localAddress: options.local }))
     const onConnect = () => {
+      if (native !== undefined) {
+        const status = configureConnected(native, descriptorOf(socket), address, options)
+        if (status < 0) return optionFailed(status)
+      }
       pending = false
       resume(Effect.succeed(new Connection(socket, address)))
     }
@@ -158,14 +186,22 @@ export const connectStream = (
     // swallows, so that an error after interruption or after the connect cannot crash anything.
     socket.on("error", (error) => {
       if (!pending) return
-      pending = false
-      socket.removeListener("connect", onConnect)
-      const failure = SystemError.toConnectError(error, { address, localAddress: options.local })
       // Node destroyed the socket (closing its descriptor) before it emitted the error.
-      if (!socket.destroyed) socket.destroy()
-      resume(Effect.fail(failure))
+      fail(SystemError.toConnectError(error, { address, localAddress: options.local }))
     })
     socket.once("connect", onConnect)
+    if (native !== undefined && options.userTimeoutMillis !== undefined && address._tag === "Inet") {
+      // Emitted just before Node calls connect(2); the microtask runs right after it returned,
+      // before any event of this attempt (and long before a SYN is retransmitted).
+      socket.once("connectionAttempt", () =>
+        queueMicrotask(() => {
+          const descriptor = descriptorOf(socket)
+          if (!pending || descriptor < 0) return
+          const status = configureConnecting(native, descriptor, options)
+          if (status < 0) optionFailed(status)
+        })
+      )
+    }
     try {
       socket.connect(connectOptions(address, options))
     } catch (error) {

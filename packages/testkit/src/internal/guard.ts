@@ -149,10 +149,13 @@ export const controls = (inner: Controls): Controls => ({
       inner.listen(Result.getOrThrow(address("address", input, false)), Result.getOrThrow(checked))
     )
   },
-  bindDatagram: (input, options) => {
-    const checked = Result.andThen(address("address", input, false), () => read("options", options, { echo: booleans }))
+  bindDatagram: <I extends SockAddr.Input>(input: I, options?: TestNetwork.BindDatagramOptions) => {
+    const checked = Result.andThen(address("address", input, false), () =>
+      read("options", options, { echo: booleans, queue: "number", permission: ["allow", "deny"] })
+    )
+    // The copy is the same kind of address as the input: the bound kind the type spells stays.
     return orFail(checked, () =>
-      inner.bindDatagram(Result.getOrThrow(address("address", input, false)), Result.getOrThrow(checked))
+      inner.bindDatagram(Result.getOrThrow(address("address", input, false)) as I, Result.getOrThrow(checked))
     )
   },
   script: (input, outcomes) => {

@@ -207,6 +207,26 @@ export interface DatagramSink {
   readonly deliver: (data: Uint8Array, from: SockAddr.Inet) => void
 }
 
+export type Unix = SockAddr.UnixPath | SockAddr.UnixAbstract
+
+/**
+ * A bound unix datagram socket as its senders meet it. `deliver` says what the sender's
+ * `send(2)` returns: queued, EAGAIN (the receiver's queue is full), or EPERM (the receiver is
+ * connected to another socket).
+ */
+export interface UnixDatagramSink {
+  readonly deliver: (data: Uint8Array, from: Unix) => "ok" | "EAGAIN" | "EPERM"
+  /** The socket file is not writable for the client: connect is EACCES. */
+  readonly deny: boolean
+  readonly closed: boolean
+}
+
+/**
+ * What a unix datagram name leads to: its socket while it is open; once it closes, a path stays
+ * as a stale socket file (the kernel never unlinks it) and an abstract name is gone.
+ */
+export type UnixDatagramName = UnixDatagramSink | "stale"
+
 export type Matcher = (address: SockAddr.SockAddr) => boolean
 
 export interface PartitionState {
@@ -331,6 +351,8 @@ export class Kernel {
   readonly udp: PortTable
   readonly listeners = new Map<string, ListenerState>()
   readonly datagramSinks = new Map<string, DatagramSink>()
+  /** Unix datagram names (bound sockets and stale files); stream names are in `listeners`. */
+  readonly unixDatagrams = new Map<string, UnixDatagramName>()
   readonly scripts = new Map<string, Script>()
   readonly latencies = new Map<string, LatencyState>()
   readonly partitions = new Set<PartitionState>()
@@ -346,6 +368,8 @@ export class Kernel {
   /** The port space a connect to a destination IP binds in, remembered per (immutable) IP. */
   private readonly sources = new WeakMap<NetAddress.IpAddress, PortSpace>()
   private lastSocket = 0
+  /** Linux's autobind counter: the next abstract name a unix datagram socket gets. */
+  private autobindCursor = 0
 
   constructor(options: KernelOptions) {
     this.kernelTimeout = options.kernelTimeout
@@ -445,9 +469,28 @@ export class Kernel {
     return undefined
   }
 
+  /** Whether a unix name is taken: by a listener, a datagram socket, or a stale socket file. */
+  unixNameTaken(key: string): boolean {
+    return this.listeners.has(key) || this.unixDatagrams.has(key)
+  }
+
   /**
-   * Binds `address` in `table` for a listener or a test's UDP port: EADDRINUSE (`bind`, or
-   * `listen` for a unix name) when it is taken. Unix names only clash with listeners.
+   * Linux's autobind (`bind` with an empty name): a free abstract name of five hex digits,
+   * searched in order; undefined when all 2^20 are taken (the kernel's ENOSPC).
+   */
+  autobind(): SockAddr.UnixAbstract | undefined {
+    for (let tries = 0; tries < 0x100000; tries++) {
+      const name = (this.autobindCursor++ & 0xfffff).toString(16).padStart(5, "0")
+      const address = new SockAddr.UnixAbstract({ name })
+      if (!this.unixNameTaken(keyOf(address))) return address
+    }
+    return undefined
+  }
+
+  /**
+   * Binds `address` in `table` for a listener or a test's port: EADDRINUSE (`bind`, or
+   * `listen` for a stream name) when it is taken. A unix name clashes with any unix name:
+   * listeners, datagram sockets and stale socket files share one namespace.
    */
   bindPort(
     table: PortTable,
@@ -455,8 +498,7 @@ export class Kernel {
     recorder: Recorder
   ): Result.Result<{ readonly address: Concrete; readonly release: () => void }, ConnectError.EADDRINUSE> {
     if (address._tag !== "Inet") {
-      if (table !== this.tcp || !this.listeners.has(keyOf(address)))
-        return Result.succeed({ address, release: () => {} })
+      if (!this.unixNameTaken(keyOf(address))) return Result.succeed({ address, release: () => {} })
     } else {
       const space = table.spaceOf(address.ip)
       const binding = table.claim(space, address.port)
@@ -464,7 +506,7 @@ export class Kernel {
         return Result.succeed({ address: space.addressOf(binding.port), release: () => table.release(binding) })
       }
     }
-    const op = address._tag === "Inet" && table === this.udp ? "bind" : "listen"
+    const op = table === this.udp ? "bind" : "listen"
     recorder.record({ op, outcome: "EADDRINUSE", address })
     return Result.fail(ConnectError.make("EADDRINUSE", { syscall: "bind", localAddress: address }))
   }

@@ -230,6 +230,11 @@ const natural = (attempt: Attempt): Connected => {
   const { address, kernel } = attempt
   const listener = kernel.listenerFor(address, attempt.key)
   if (listener === undefined) {
+    // A unix datagram socket there (EPROTOTYPE), or the stale file of one (ECONNREFUSED).
+    const datagram = address._tag === "Inet" ? undefined : kernel.unixDatagrams.get(attempt.key)
+    if (datagram !== undefined) {
+      return attempt.fail(datagram === "stale" ? "ECONNREFUSED" : datagram.deny ? "EACCES" : "EPROTOTYPE")
+    }
     if (address._tag === "UnixPath") return attempt.fail("ENOENT")
     if (address._tag === "UnixAbstract") return attempt.fail("ECONNREFUSED")
     return attempt.afterLatency(() => attempt.fail("ECONNREFUSED"))
