@@ -4,6 +4,9 @@
  *
  *   node packages/node/bench/data.ts [--rounds 5] [--mib 256] [--pings 20000] [--out FILE]
  *
+ * Contenders: raw `net.Socket` (callbacks, no Effect), the floor (the fewest Effect steps a
+ * socket can take, see `floorSocket`), dial, and Effect's `NodeSocket.makeNet`.
+ *
  * Cases: bulk `--mib` MiB written in 4 KiB and in 64 KiB writes (each write waits for the
  * writer as the API says: raw waits for 'drain' when `write()` returns false), and a 64-byte
  * ping-pong (`--pings` round trips, one in flight). The server runs in a child process: it
@@ -20,6 +23,7 @@
 import { Network } from "@dial/core"
 import { NodeNetwork } from "@dial/node"
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
+import type { NonEmptyReadonlyArray } from "effect/Array"
 import * as Effect from "effect/Effect"
 import type * as Socket from "effect/socket/Socket"
 import * as ChildProcess from "node:child_process"
@@ -39,9 +43,9 @@ const { values: args } = parseArgs({
 })
 
 type Case = "bulk-4k" | "bulk-64k" | "ping-64"
-type Contender = "raw" | "dial" | "makeNet"
+type Contender = "raw" | "floor" | "dial" | "makeNet"
 const cases: ReadonlyArray<Case> = ["bulk-4k", "bulk-64k", "ping-64"]
-const contenders: ReadonlyArray<Contender> = ["raw", "dial", "makeNet"]
+const contenders: ReadonlyArray<Contender> = ["raw", "floor", "dial", "makeNet"]
 
 interface Result {
   readonly millis: number
@@ -131,7 +135,9 @@ const effectRun = (socket: Socket.Socket, c: Case) =>
   Effect.scoped(
     Effect.gen(function* () {
       const size = chunkOf(c)
-      const chunk = new Uint8Array(size).fill(7)
+      // The same bytes in the same kind of object as raw's: Node turns a plain Uint8Array into
+      // a Buffer on every write, a cost of the caller's chunk, not of the socket.
+      const chunk = Buffer.alloc(size, 7)
       const writer = yield* socket.writer
       const reader = yield* socket.reader
       const cpu = process.cpuUsage()
@@ -175,8 +181,47 @@ const makeNetRun = (port: number, c: Case): Promise<Result> =>
     })
   )
 
+/**
+ * The fewest steps an Effect socket over `net.Socket` can take, as a yardstick for dial's own:
+ * a write is one `Effect.suspend` around `socket.write` (a callback for 'drain' when it returns
+ * false), a pull one `Effect.callback` that reads what is buffered or waits for 'readable'. No
+ * typed errors, no end or close handling, no scopes: not a usable socket, only the floor that
+ * Effect's run loop and a generator put under every contender written with Effect.
+ */
+const floorSocket = (socket: Net.Socket): Socket.Socket => {
+  let waiter: ((effect: Effect.Effect<NonEmptyReadonlyArray<Uint8Array>>) => void) | undefined
+  socket.pause()
+  socket.on("readable", () => {
+    const resume = waiter
+    if (resume === undefined) return
+    const chunk = socket.read() as Buffer | null
+    if (chunk === null) return
+    waiter = undefined
+    resume(Effect.succeed([chunk]))
+  })
+  const drain = Effect.callback<void>((resume) => void socket.once("drain", () => resume(Effect.void)))
+  const write = (chunk: Uint8Array | string | Socket.CloseEvent) =>
+    Effect.suspend(() => (socket.write(chunk as Uint8Array) ? Effect.void : drain))
+  const pull = Effect.callback<NonEmptyReadonlyArray<Uint8Array>>((resume) => {
+    const chunk = socket.read() as Buffer | null
+    if (chunk !== null) return resume(Effect.succeed([chunk]))
+    waiter = resume
+  })
+  return {
+    writer: Effect.succeed({ write, writeAll: (chunks: ReadonlyArray<Uint8Array>) => write(Buffer.concat(chunks)) }),
+    reader: Effect.succeed({ pull, upgrade: () => Effect.void })
+  } as unknown as Socket.Socket
+}
+
+const floorRun = (port: number, c: Case): Promise<Result> =>
+  new Promise<Net.Socket>((resolve, reject) => {
+    const socket = Net.connect({ host: "127.0.0.1", port, noDelay: true }, () => resolve(socket))
+    socket.on("error", reject)
+  }).then((socket) => Effect.runPromise(effectRun(floorSocket(socket), c)).finally(() => socket.destroy()))
+
 const runners: Record<Contender, (port: number, c: Case) => Promise<Result>> = {
   raw: rawRun,
+  floor: floorRun,
   dial: dialRun,
   makeNet: makeNetRun
 }

@@ -215,6 +215,8 @@ class Reader {
   error: Socket.SocketError | undefined = undefined
   waiter: Resume | undefined = undefined
   readonly pull: Effect.Effect<Batch, Socket.SocketError>
+  /** What a woken pull runs: it takes what is there, or waits again. */
+  readonly retake: Effect.Effect<Batch, Socket.SocketError>
 
   constructor(inbox: Inbox) {
     this.inbox = inbox
@@ -223,6 +225,7 @@ class Reader {
       if (now !== undefined) return resume(now)
       this.waiter = resume
     })
+    this.retake = Effect.suspend(() => this.inbox.take(this) ?? this.pull)
   }
 
   /** Resumes a waiting pull to run again; a pull interrupted meanwhile ignores it. */
@@ -230,7 +233,7 @@ class Reader {
     const resume = this.waiter
     if (resume === undefined) return
     this.waiter = undefined
-    resume(this.pull)
+    resume(this.retake)
   }
 
   fail(error: Socket.SocketError): void {
@@ -372,7 +375,7 @@ const write = (
   chunk: Uint8Array | string | Socket.CloseEvent
 ): Effect.Effect<void, Socket.SocketError> =>
   Effect.suspend(() => {
-    if (Socket.isCloseEvent(chunk)) {
+    if (typeof chunk !== "string" && !(chunk instanceof Uint8Array)) {
       closeWith(endpoint, chunk)
       return Effect.void
     }
