@@ -375,8 +375,8 @@ export class DialingSocket extends Duplex {
 
   override _final(callback: (error?: Error | null) => void): void {
     const socket = this.socket
-    if (socket === undefined) return callback(null)
-    socket.end(() => callback(null))
+    if (socket === undefined) callback(null)
+    else socket.end(() => callback(null))
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
