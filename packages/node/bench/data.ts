@@ -31,6 +31,7 @@ import * as Fs from "node:fs"
 import * as Net from "node:net"
 import * as Os from "node:os"
 import { parseArgs } from "node:util"
+import * as Instructions from "./instructions.ts"
 
 const { values: args } = parseArgs({
   options: {
@@ -38,6 +39,7 @@ const { values: args } = parseArgs({
     mib: { type: "string", default: "256" },
     pings: { type: "string", default: "20000" },
     out: { type: "string" },
+    instructions: { type: "boolean", default: false },
     worker: { type: "string" }
   }
 })
@@ -92,10 +94,12 @@ const rawRun = (port: number, c: Case): Promise<Result> =>
     const socket = Net.connect({ host: "127.0.0.1", port, noDelay: true }, () => {
       const size = chunkOf(c)
       const chunk = Buffer.alloc(size, 7)
+      Instructions.window(true)
       const cpu = process.cpuUsage()
       const started = performance.now()
       const done = (ops: number) => {
         const cpuUsed = process.cpuUsage(cpu)
+        Instructions.window(false)
         resolve({ millis: performance.now() - started, cpuMicros: cpuUsed.user + cpuUsed.system, ops })
         socket.destroy()
       }
@@ -140,6 +144,7 @@ const effectRun = (socket: Socket.Socket, c: Case) =>
       const chunk = Buffer.alloc(size, 7)
       const writer = yield* socket.writer
       const reader = yield* socket.reader
+      Instructions.window(true)
       const cpu = process.cpuUsage()
       const started = performance.now()
       let ops: number
@@ -159,6 +164,7 @@ const effectRun = (socket: Socket.Socket, c: Case) =>
         yield* reader.pull
       }
       const cpuUsed = process.cpuUsage(cpu)
+      Instructions.window(false)
       return { millis: performance.now() - started, cpuMicros: cpuUsed.user + cpuUsed.system, ops }
     })
   )
@@ -232,7 +238,8 @@ const runners: Record<Contender, (port: number, c: Case) => Promise<Result>> = {
 
 if (args.worker !== undefined) {
   const run = runners[args.worker as Contender]
-  process.on("message", (message: { readonly port: number; readonly case: Case }) => {
+  process.on("message", (message: { readonly port: number; readonly case: Case; readonly measure?: boolean }) => {
+    Instructions.measure(message.measure === true)
     run(message.port, message.case).then(
       (result) => process.send!(result),
       (error) => process.send!({ error: String(error) })
@@ -247,6 +254,13 @@ async function main() {
   const port = await new Promise<number>((resolve) =>
     server.stdout.once("data", (chunk: Buffer) => resolve(Number(chunk.toString().trim())))
   )
+  if (args.instructions) {
+    try {
+      return await countInstructions(port)
+    } finally {
+      server.stdin.end()
+    }
+  }
   const workers = new Map(
     contenders.map((name) => [
       name,
@@ -304,6 +318,64 @@ async function main() {
         `| ${c} | ${name} | ${Math.round(median(mine.map(rate)))} | ${median(ratios).toFixed(2)}x (${Math.min(...ratios).toFixed(2)}..${Math.max(...ratios).toFixed(2)}) | ${median(cpu).toFixed(2)}x |`
       )
     }
+  }
+  const table = lines.join("\n")
+  console.log(table)
+  if (args.out !== undefined) Fs.writeFileSync(args.out, `${table}\n`)
+}
+
+/**
+ * `--instructions`: per case, each contender in a fresh process under callgrind runs once to
+ * warm up, then once counted; the table is user-space instructions per operation.
+ */
+async function countInstructions(port: number) {
+  const missing = Instructions.unavailable()
+  if (missing !== undefined) throw new Error(`--instructions ${missing}`)
+  const counts = new Map<string, number>()
+  for (const c of cases) {
+    for (const name of contenders) {
+      const counted = Instructions.forkCounted(new URL(import.meta.url).pathname, [
+        "--worker",
+        name,
+        "--mib",
+        String(mib),
+        "--pings",
+        String(pings)
+      ])
+      const ask = (measure: boolean) =>
+        new Promise<Result>((resolve, reject) => {
+          counted.worker.once("message", (message: Result | { error: string }) =>
+            "error" in message ? reject(new Error(message.error)) : resolve(message)
+          )
+          counted.worker.send({ port, case: c, measure })
+        })
+      await ask(false)
+      const result = await ask(true)
+      counted.worker.kill("SIGTERM")
+      counts.set(`${c}/${name}`, (await counted.total) / result.ops)
+      console.error(`${c} ${name}: ${Math.round(counts.get(`${c}/${name}`)!)} instructions/op`)
+    }
+  }
+  const lines = [
+    `Data path, user-space instructions per operation (callgrind, counted window only), ${new Date().toISOString().slice(0, 10)}, Node ${process.versions.node}; ${mib} MiB bulk, ${pings} pings.`,
+    "",
+    `| case | ${contenders.join(" | ")} | ${contenders
+      .slice(1)
+      .map((name) => `${name} / raw`)
+      .join(" | ")} | dial / floor |`,
+    `|---|${contenders.map(() => "---:").join("|")}|${contenders
+      .slice(1)
+      .map(() => "---:")
+      .join("|")}|---:|`
+  ]
+  for (const c of cases) {
+    const of = (name: Contender) => counts.get(`${c}/${name}`)!
+    lines.push(
+      `| ${c} | ${contenders.map((name) => Math.round(of(name))).join(" | ")} | ${contenders
+        .slice(1)
+        .map((name) => `${(of(name) / of("raw")).toFixed(2)}x`)
+        .join(" | ")} | ${(of("dial") / of("floor")).toFixed(2)}x |`
+    )
   }
   const table = lines.join("\n")
   console.log(table)

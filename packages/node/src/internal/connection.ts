@@ -2,9 +2,12 @@
  * The data path of an established stream connection: the `effect/socket` view over the kernel
  * `net.Socket`, with every failure a dial errno error.
  *
- * - Reads: the socket stays paused; a pull takes what Node has buffered (`read()` until null),
- *   so the kernel's receive window is the backpressure, as in `NodeSocket.fromDuplex`. The
- *   peer's FIN delivers what is buffered, then Effect's clean close (`SocketCloseError` 1000).
+ * - Reads: one `Inbox` per connection holds the socket's 'data' chunks (flowing mode: a chunk
+ *   costs one event, as a raw socket's does) until a pull takes them all as one batch. When no
+ *   pull takes them for the socket's `readableHighWaterMark`, the socket is paused, so the
+ *   kernel's receive window is the backpressure, as in `NodeSocket.fromDuplex`. A waiting pull
+ *   is woken to take the bytes itself, so an interrupted pull (a deadline) loses none. The
+ *   peer's FIN delivers what is queued, then Effect's clean close (`SocketCloseError` 1000).
  *   A kernel error (ECONNRESET, ETIMEDOUT from keepalive, EHOSTUNREACH…) is a
  *   `SocketReadError` whose cause is the typed error, with syscall, local and peer address.
  * - Writes: `write()`'s return value and one 'drain' are the backpressure. A write after the
