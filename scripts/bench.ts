@@ -16,6 +16,8 @@ const programs: ReadonlyArray<{
 }> = [
   { title: "Connect path against raw node:net (issues 3 and 13)", file: "packages/node/bench/connect.ts" },
   { title: "What Effect's runtime costs per connect (issue 13)", file: "packages/node/bench/effect-runtime.ts" },
+  { title: "Data path against raw net.Socket (issue 12)", file: "packages/node/bench/data.ts" },
+  { title: "pg and ioredis through dial against native (issue 12)", file: "packages/node/bench/clients.ts" },
   {
     title: "Handles and memory after 10,000 failures and 10,000 interruptions (issue 3)",
     file: "packages/node/bench/resources.ts"

@@ -4,6 +4,9 @@
  *
  *   node packages/node/bench/data.ts [--rounds 5] [--mib 256] [--pings 20000] [--out FILE]
  *
+ * Contenders: raw `net.Socket` (callbacks, no Effect), the floor (the fewest Effect steps a
+ * socket can take, see `floorSocket`), dial, and Effect's `NodeSocket.makeNet`.
+ *
  * Cases: bulk `--mib` MiB written in 4 KiB and in 64 KiB writes (each write waits for the
  * writer as the API says: raw waits for 'drain' when `write()` returns false), and a 64-byte
  * ping-pong (`--pings` round trips, one in flight). The server runs in a child process: it
@@ -20,6 +23,7 @@
 import { Network } from "@dial/core"
 import { NodeNetwork } from "@dial/node"
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
+import type { NonEmptyReadonlyArray } from "effect/Array"
 import * as Effect from "effect/Effect"
 import type * as Socket from "effect/socket/Socket"
 import * as ChildProcess from "node:child_process"
@@ -27,6 +31,7 @@ import * as Fs from "node:fs"
 import * as Net from "node:net"
 import * as Os from "node:os"
 import { parseArgs } from "node:util"
+import * as Instructions from "./instructions.ts"
 
 const { values: args } = parseArgs({
   options: {
@@ -34,14 +39,15 @@ const { values: args } = parseArgs({
     mib: { type: "string", default: "256" },
     pings: { type: "string", default: "20000" },
     out: { type: "string" },
+    instructions: { type: "boolean", default: false },
     worker: { type: "string" }
   }
 })
 
 type Case = "bulk-4k" | "bulk-64k" | "ping-64"
-type Contender = "raw" | "dial" | "makeNet"
+type Contender = "raw" | "floor" | "dial" | "makeNet"
 const cases: ReadonlyArray<Case> = ["bulk-4k", "bulk-64k", "ping-64"]
-const contenders: ReadonlyArray<Contender> = ["raw", "dial", "makeNet"]
+const contenders: ReadonlyArray<Contender> = ["raw", "floor", "dial", "makeNet"]
 
 interface Result {
   readonly millis: number
@@ -88,10 +94,12 @@ const rawRun = (port: number, c: Case): Promise<Result> =>
     const socket = Net.connect({ host: "127.0.0.1", port, noDelay: true }, () => {
       const size = chunkOf(c)
       const chunk = Buffer.alloc(size, 7)
+      Instructions.window(true)
       const cpu = process.cpuUsage()
       const started = performance.now()
       const done = (ops: number) => {
         const cpuUsed = process.cpuUsage(cpu)
+        Instructions.window(false)
         resolve({ millis: performance.now() - started, cpuMicros: cpuUsed.user + cpuUsed.system, ops })
         socket.destroy()
       }
@@ -131,9 +139,12 @@ const effectRun = (socket: Socket.Socket, c: Case) =>
   Effect.scoped(
     Effect.gen(function* () {
       const size = chunkOf(c)
-      const chunk = new Uint8Array(size).fill(7)
+      // The same bytes in the same kind of object as raw's: Node turns a plain Uint8Array into
+      // a Buffer on every write, a cost of the caller's chunk, not of the socket.
+      const chunk = Buffer.alloc(size, 7)
       const writer = yield* socket.writer
       const reader = yield* socket.reader
+      Instructions.window(true)
       const cpu = process.cpuUsage()
       const started = performance.now()
       let ops: number
@@ -153,6 +164,7 @@ const effectRun = (socket: Socket.Socket, c: Case) =>
         yield* reader.pull
       }
       const cpuUsed = process.cpuUsage(cpu)
+      Instructions.window(false)
       return { millis: performance.now() - started, cpuMicros: cpuUsed.user + cpuUsed.system, ops }
     })
   )
@@ -175,8 +187,47 @@ const makeNetRun = (port: number, c: Case): Promise<Result> =>
     })
   )
 
+/**
+ * The fewest steps an Effect socket over `net.Socket` can take, as a yardstick for dial's own:
+ * a write is one `Effect.suspend` around `socket.write` (a callback for 'drain' when it returns
+ * false), a pull one `Effect.callback` that reads what is buffered or waits for 'readable'. No
+ * typed errors, no end or close handling, no scopes: not a usable socket, only the floor that
+ * Effect's run loop and a generator put under every contender written with Effect.
+ */
+const floorSocket = (socket: Net.Socket): Socket.Socket => {
+  let waiter: ((effect: Effect.Effect<NonEmptyReadonlyArray<Uint8Array>>) => void) | undefined
+  socket.pause()
+  socket.on("readable", () => {
+    const resume = waiter
+    if (resume === undefined) return
+    const chunk = socket.read() as Buffer | null
+    if (chunk === null) return
+    waiter = undefined
+    resume(Effect.succeed([chunk]))
+  })
+  const drain = Effect.callback<void>((resume) => void socket.once("drain", () => resume(Effect.void)))
+  const write = (chunk: Uint8Array | string | Socket.CloseEvent) =>
+    Effect.suspend(() => (socket.write(chunk as Uint8Array) ? Effect.void : drain))
+  const pull = Effect.callback<NonEmptyReadonlyArray<Uint8Array>>((resume) => {
+    const chunk = socket.read() as Buffer | null
+    if (chunk !== null) return resume(Effect.succeed([chunk]))
+    waiter = resume
+  })
+  return {
+    writer: Effect.succeed({ write, writeAll: (chunks: ReadonlyArray<Uint8Array>) => write(Buffer.concat(chunks)) }),
+    reader: Effect.succeed({ pull, upgrade: () => Effect.void })
+  } as unknown as Socket.Socket
+}
+
+const floorRun = (port: number, c: Case): Promise<Result> =>
+  new Promise<Net.Socket>((resolve, reject) => {
+    const socket = Net.connect({ host: "127.0.0.1", port, noDelay: true }, () => resolve(socket))
+    socket.on("error", reject)
+  }).then((socket) => Effect.runPromise(effectRun(floorSocket(socket), c)).finally(() => socket.destroy()))
+
 const runners: Record<Contender, (port: number, c: Case) => Promise<Result>> = {
   raw: rawRun,
+  floor: floorRun,
   dial: dialRun,
   makeNet: makeNetRun
 }
@@ -187,7 +238,8 @@ const runners: Record<Contender, (port: number, c: Case) => Promise<Result>> = {
 
 if (args.worker !== undefined) {
   const run = runners[args.worker as Contender]
-  process.on("message", (message: { readonly port: number; readonly case: Case }) => {
+  process.on("message", (message: { readonly port: number; readonly case: Case; readonly measure?: boolean }) => {
+    Instructions.measure(message.measure === true)
     run(message.port, message.case).then(
       (result) => process.send!(result),
       (error) => process.send!({ error: String(error) })
@@ -202,6 +254,13 @@ async function main() {
   const port = await new Promise<number>((resolve) =>
     server.stdout.once("data", (chunk: Buffer) => resolve(Number(chunk.toString().trim())))
   )
+  if (args.instructions) {
+    try {
+      return await countInstructions(port)
+    } finally {
+      server.stdin.end()
+    }
+  }
   const workers = new Map(
     contenders.map((name) => [
       name,
@@ -259,6 +318,64 @@ async function main() {
         `| ${c} | ${name} | ${Math.round(median(mine.map(rate)))} | ${median(ratios).toFixed(2)}x (${Math.min(...ratios).toFixed(2)}..${Math.max(...ratios).toFixed(2)}) | ${median(cpu).toFixed(2)}x |`
       )
     }
+  }
+  const table = lines.join("\n")
+  console.log(table)
+  if (args.out !== undefined) Fs.writeFileSync(args.out, `${table}\n`)
+}
+
+/**
+ * `--instructions`: per case, each contender in a fresh process under callgrind runs once to
+ * warm up, then once counted; the table is user-space instructions per operation.
+ */
+async function countInstructions(port: number) {
+  const missing = Instructions.unavailable()
+  if (missing !== undefined) throw new Error(`--instructions ${missing}`)
+  const counts = new Map<string, number>()
+  for (const c of cases) {
+    for (const name of contenders) {
+      const counted = Instructions.forkCounted(new URL(import.meta.url).pathname, [
+        "--worker",
+        name,
+        "--mib",
+        String(mib),
+        "--pings",
+        String(pings)
+      ])
+      const ask = (measure: boolean) =>
+        new Promise<Result>((resolve, reject) => {
+          counted.worker.once("message", (message: Result | { error: string }) =>
+            "error" in message ? reject(new Error(message.error)) : resolve(message)
+          )
+          counted.worker.send({ port, case: c, measure })
+        })
+      await ask(false)
+      const result = await ask(true)
+      counted.worker.kill("SIGTERM")
+      counts.set(`${c}/${name}`, (await counted.total) / result.ops)
+      console.error(`${c} ${name}: ${Math.round(counts.get(`${c}/${name}`)!)} instructions/op`)
+    }
+  }
+  const lines = [
+    `Data path, user-space instructions per operation (callgrind, counted window only), ${new Date().toISOString().slice(0, 10)}, Node ${process.versions.node}; ${mib} MiB bulk, ${pings} pings.`,
+    "",
+    `| case | ${contenders.join(" | ")} | ${contenders
+      .slice(1)
+      .map((name) => `${name} / raw`)
+      .join(" | ")} | dial / floor |`,
+    `|---|${contenders.map(() => "---:").join("|")}|${contenders
+      .slice(1)
+      .map(() => "---:")
+      .join("|")}|---:|`
+  ]
+  for (const c of cases) {
+    const of = (name: Contender) => counts.get(`${c}/${name}`)!
+    lines.push(
+      `| ${c} | ${contenders.map((name) => Math.round(of(name))).join(" | ")} | ${contenders
+        .slice(1)
+        .map((name) => `${(of(name) / of("raw")).toFixed(2)}x`)
+        .join(" | ")} | ${(of("dial") / of("floor")).toFixed(2)}x |`
+    )
   }
   const table = lines.join("\n")
   console.log(table)

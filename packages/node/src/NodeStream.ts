@@ -286,6 +286,170 @@ export const forPg = <S extends NodeSocket>(socket: S): S => {
 }
 
 /**
+ * A socket that dials when it is told to connect: what a client with a *synchronous* socket
+ * factory needs, above all `pg.Pool`, which makes its clients (and their streams) on demand.
+ * `connect()` runs the dial; the socket then emits `'connect'` and carries the bytes of the
+ * connection's Node socket (the kernel `net.Socket` on NodeNetwork), or it is destroyed with
+ * the dial's typed error (ECONNREFUSED, ENOENT, `AllAttemptsFailed`…, with `code` set to the
+ * tag), which the client reports as its connect error.
+ *
+ * It is a `Duplex` in front of the connected socket (so TLS and stream helpers take it): a
+ * chunk each way costs one stream hop, no Effect. Destroying it before the dial completes
+ * interrupts the dial.
+ *
+ * @example
+ * ```ts
+ * import { Network } from "@dial/core"
+ * import { NodeNetwork, NodeStream } from "@dial/node"
+ * import { Effect } from "effect"
+ *
+ * const socket = new NodeStream.DialingSocket(
+ *   NodeStream.open(Network.connect("127.0.0.1:5432")).pipe(Effect.provide(NodeNetwork.layer))
+ * )
+ * socket.once("connect", () => socket.end())
+ * socket.connect()
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export class DialingSocket extends Duplex {
+  readonly dial: Effect.Effect<NodeSocket, unknown>
+  /** The connected socket, once the dial succeeded. */
+  socket: NodeSocket | undefined = undefined
+  connecting = false
+  fiber: Fiber.Fiber<NodeSocket, unknown> | undefined = undefined
+  noDelay: boolean | undefined = undefined
+  keepAlive: readonly [enable: boolean | undefined, initialDelay: number | undefined] | undefined = undefined
+
+  constructor(dial: Effect.Effect<NodeSocket, unknown>) {
+    // As a `net.Socket`: the peer's end closes it.
+    super({ allowHalfOpen: false })
+    this.dial = dial
+  }
+
+  /** Runs the dial (arguments, such as pg's port and host, are the dial's business, not ours). */
+  connect(..._args: ReadonlyArray<unknown>): this {
+    if (this.connecting || this.socket !== undefined || this.destroyed) return this
+    this.connecting = true
+    const fiber = Effect.runFork(this.dial)
+    this.fiber = fiber
+    fiber.addObserver((exit) => {
+      this.fiber = undefined
+      this.connecting = false
+      if (Exit.isFailure(exit)) {
+        if (!this.destroyed) this.destroy(nodeErrorOf(Cause.squash(exit.cause)))
+        return
+      }
+      if (this.destroyed) return void exit.value.destroy()
+      this.attach(exit.value)
+      this.emit("connect")
+      this.emit("ready")
+    })
+    return this
+  }
+
+  attach(socket: NodeSocket): void {
+    this.socket = socket
+    if (this.noDelay !== undefined) socket.setNoDelay(this.noDelay)
+    if (this.keepAlive !== undefined) socket.setKeepAlive(this.keepAlive[0], this.keepAlive[1])
+    socket.on("data", (chunk: Uint8Array) => {
+      if (!this.push(chunk)) socket.pause()
+    })
+    socket.on("end", () => this.push(null))
+    socket.on("error", (error: Error) => this.destroy(error))
+    socket.on("close", () => {
+      if (!this.destroyed) this.destroy()
+    })
+  }
+
+  override _read(): void {
+    this.socket?.resume()
+  }
+
+  override _write(chunk: Uint8Array, encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    const socket = this.socket
+    if (socket === undefined) return void this.once("connect", () => this._write(chunk, encoding, callback))
+    socket.write(chunk, callback)
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    const socket = this.socket
+    if (socket === undefined) callback(null)
+    else socket.end(() => callback(null))
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    const fiber = this.fiber
+    this.fiber = undefined
+    if (fiber !== undefined) Effect.runFork(Fiber.interrupt(fiber))
+    this.socket?.destroy()
+    callback(error)
+  }
+
+  // The net.Socket methods clients call, passed on to the connected socket (kept until then).
+  setNoDelay(noDelay?: boolean): this {
+    this.noDelay = noDelay ?? true
+    this.socket?.setNoDelay(this.noDelay)
+    return this
+  }
+  setKeepAlive(enable?: boolean, initialDelay?: number): this {
+    this.keepAlive = [enable, initialDelay]
+    this.socket?.setKeepAlive(enable, initialDelay)
+    return this
+  }
+  setTimeout(timeout: number, callback?: () => void): this {
+    if (callback !== undefined) this.once("timeout", callback)
+    this.socket?.setTimeout(timeout, () => this.emit("timeout"))
+    return this
+  }
+  ref(): this {
+    this.socket?.ref()
+    return this
+  }
+  unref(): this {
+    this.socket?.unref()
+    return this
+  }
+}
+
+/** A dial failure as a Node error: dial's typed error with `code` set to its tag. */
+const nodeErrorOf = (error: unknown): Error => {
+  if (isTagged(error)) Object.assign(error, { code: error._tag })
+  return error instanceof Error ? error : new Error(String(error))
+}
+
+/**
+ * pg's `stream` option for a pool (`new pg.Pool({ stream: NodeStream.pgStream(connect) })`):
+ * a synchronous factory that pg calls for every client it makes; each client's `connect()`
+ * runs `connect` through {@link open}, so a pool's clients get dial's typed errors (with
+ * `code`), Happy Eyeballs and retry, one fresh dial per client. See {@link DialingSocket}.
+ *
+ * @example
+ * ```ts
+ * import { Network } from "@dial/core"
+ * import { NodeNetwork, NodeStream } from "@dial/node"
+ * import { Effect } from "effect"
+ * import pg from "pg"
+ *
+ * const pool = new pg.Pool({
+ *   stream: NodeStream.pgStream(Network.connect("127.0.0.1:5432").pipe(Effect.provide(NodeNetwork.layer))),
+ *   user: "app",
+ *   max: 4
+ * })
+ * ```
+ *
+ * @category clients
+ * @since 0.1.0
+ */
+export const pgStream =
+  <E>(
+    connect: Effect.Effect<SocketHandle.StreamHandle | { readonly handle: SocketHandle.StreamHandle }, E, Scope.Scope>
+  ): (() => DialingSocket) =>
+  () =>
+    new DialingSocket(open(connect))
+
+/**
  * A factory that runs `connect` for every call and resolves with the socket; a failed dial
  * rejects with its typed error. It is what postgres' `socket` option takes (`postgres({ socket })`).
  * postgres rejects the query waiting on a failed factory with dial's error, but stops dialing

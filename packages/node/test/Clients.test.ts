@@ -13,7 +13,8 @@ import { Redis } from "ioredis"
 import * as Mysql from "mysql2/promise"
 import pg from "pg"
 import postgresJs from "postgres"
-import { kernelTest } from "./helpers/kernel.ts"
+import * as Net from "node:net"
+import { closedTcpPort, kernelTest } from "./helpers/kernel.ts"
 import * as Servers from "./helpers/servers.ts"
 
 /** Every reconnect error the application saw, by tag. */
@@ -191,6 +192,68 @@ describe("clients through dial, servers killed and restarted", () => {
         for (let i = 0; i < 3; i++) expect(yield* query(connection, 300 + i)).toBe(301 + i)
         yield* Effect.promise(() => connection.end())
       }).pipe(Effect.provide(NodeNetwork.layer)),
+    30_000
+  )
+})
+
+describe("pg.Pool through dial", () => {
+  kernelTest(
+    "pg.Pool with stream: NodeStream.pgStream dials once per client on connect(), on the kernel socket; 12 concurrent queries over 3 clients answer right; a refused dial rejects pool.query with dial's typed ECONNREFUSED",
+    [Servers.postgresBinaries],
+    () =>
+      Effect.gen(function* () {
+        const server = yield* Servers.postgres
+        let dials = 0
+        const connect = (port: number) =>
+          Network.connect(`127.0.0.1:${port}`).pipe(
+            Effect.tap(() => Effect.sync(() => dials++)),
+            Effect.provide(NodeNetwork.layer)
+          )
+        const pool = new pg.Pool({
+          stream: NodeStream.pgStream(connect(server.port)),
+          user: "postgres",
+          database: "postgres",
+          max: 3
+        })
+        pool.on("error", () => {})
+        const streams: Array<unknown> = []
+        pool.on("connect", (client) =>
+          streams.push((client as unknown as { connection: { stream: unknown } }).connection.stream)
+        )
+        // The factory is synchronous: no dial happens until pg connects a client.
+        expect(dials).toBe(0)
+        const answers = yield* Effect.promise(() =>
+          Promise.all(
+            Array.from({ length: 12 }, (_, i) =>
+              pool.query<{ n: number }>("select $1::int * 2 as n", [i]).then((result) => result.rows[0]!.n)
+            )
+          )
+        )
+        expect(answers).toEqual(Array.from({ length: 12 }, (_, i) => i * 2))
+        expect(dials).toBe(3)
+        expect(pool.totalCount).toBe(3)
+        expect(streams).toHaveLength(3)
+        for (const stream of streams) {
+          expect(stream).toBeInstanceOf(NodeStream.DialingSocket)
+          // The bytes go through the kernel socket dial connected.
+          expect((stream as NodeStream.DialingSocket).socket).toBeInstanceOf(Net.Socket)
+        }
+        yield* Effect.promise(() => pool.end())
+
+        // Nothing listens: the pool's connect fails with dial's error, typed and with `code`.
+        const closed = yield* closedTcpPort("127.0.0.1")
+        const refusedPool = new pg.Pool({ stream: NodeStream.pgStream(connect(closed)), user: "postgres", max: 1 })
+        const error = yield* Effect.promise(() =>
+          refusedPool.query("select 1").then(
+            () => undefined,
+            (error: unknown) => error as { readonly _tag?: string; readonly code?: string }
+          )
+        )
+        expect(error?._tag).toBe("ECONNREFUSED")
+        expect(error?.code).toBe("ECONNREFUSED")
+        expect(refusedPool.totalCount).toBe(0)
+        yield* Effect.promise(() => refusedPool.end())
+      }),
     30_000
   )
 })

@@ -13,6 +13,7 @@ import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Socket from "effect/socket/Socket"
 import * as Stream from "effect/Stream"
+import * as Net from "node:net"
 import * as Path from "node:path"
 import {
   closedTcpPort,
@@ -226,6 +227,76 @@ describe("the connection as an effect/socket Socket", () => {
         Stream.runLast
       )
       expect(Option.getOrThrow(replies)).toBe("ping pong")
+    })
+  )
+
+  /** A server on loopback that runs `onConnection` for its one connection; closed with the scope. */
+  const rawServer = (onConnection: (socket: Net.Socket) => void) =>
+    Effect.acquireRelease(
+      Effect.callback<Net.Server>((resume) => {
+        const server = Net.createServer((socket) => {
+          socket.on("error", () => {})
+          onConnection(socket)
+        })
+        server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
+      }),
+      (server) => Effect.callback<void>((resume) => void server.close(() => resume(Effect.void)))
+    ).pipe(Effect.map((server) => (server.address() as Net.AddressInfo).port))
+
+  live(
+    "reads keep the kernel's backpressure: a reader that does not pull stops the socket, the peer's writes back up; then every byte arrives in order",
+    () =>
+      Effect.gen(function* () {
+        const total = 32 * 1024 * 1024
+        const size = 64 * 1024
+        let peer: Net.Socket | undefined
+        const port = yield* rawServer((socket) => {
+          peer = socket
+          for (let offset = 0; offset < total; offset += size) {
+            const chunk = Buffer.alloc(size)
+            for (let i = 0; i < size; i++) chunk[i] = (offset + i) % 251
+            socket.write(chunk)
+          }
+        })
+        const handle = yield* Network.connect(`127.0.0.1:${port}`)
+        const socket = yield* handle.socket
+        const reader = yield* socket.reader
+        yield* Effect.sleep("300 millis")
+        // The kernel holds a few MiB in flight on loopback; the rest waits in the peer's buffer,
+        // because nobody pulled: the client did not read 32 MiB into memory.
+        expect(peer!.writableLength).toBeGreaterThan(16 * 1024 * 1024)
+        let received = 0
+        let wrong = 0
+        for (let pulls = 0; pulls < 200_000 && received < total; pulls++) {
+          for (const chunk of yield* reader.pull) {
+            const bytes = chunk as Uint8Array
+            for (let i = 0; i < bytes.length; i++) if (bytes[i] !== (received + i) % 251) wrong++
+            received += bytes.length
+          }
+        }
+        expect(received).toBe(total)
+        expect(wrong).toBe(0)
+      }),
+    30_000
+  )
+
+  live("bytes that arrive after a reader's scope closed are read by the next reader", () =>
+    Effect.gen(function* () {
+      let peer: Net.Socket | undefined
+      const port = yield* rawServer((socket) => {
+        peer = socket
+        socket.write("one")
+      })
+      const handle = yield* Network.connect(`127.0.0.1:${port}`)
+      const socket = yield* handle.socket
+      expect(decode(yield* Effect.scoped(Effect.flatMap(socket.reader, (reader) => reader.pull)))).toBe("one")
+      peer!.write("two")
+      yield* Effect.sleep("100 millis")
+      expect(decode(yield* Effect.scoped(Effect.flatMap(socket.reader, (reader) => reader.pull)))).toBe("two")
+      // And the handle's own read, a reader of its own, sees what comes next.
+      peer!.write("three")
+      const three = yield* handle.read()
+      expect(Option.isSome(three) && decode(three.value)).toBe("three")
     })
   )
 

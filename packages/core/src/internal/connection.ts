@@ -76,6 +76,18 @@ const failureOf = (operation: Operation, error: ConnectError.ConnectError | Dial
 
 const encoder = new TextEncoder()
 
+/** The chunks as bytes: the same array when they are all bytes already (a Node socket's are). */
+const bytesOf = (chunks: NonEmptyReadonlyArray<Uint8Array | string>): NonEmptyReadonlyArray<Uint8Array> => {
+  for (let i = 0; i < chunks.length; i++) {
+    if (typeof chunks[i] === "string") {
+      return chunks.map((chunk) =>
+        typeof chunk === "string" ? encoder.encode(chunk) : chunk
+      ) as unknown as NonEmptyReadonlyArray<Uint8Array>
+    }
+  }
+  return chunks as NonEmptyReadonlyArray<Uint8Array>
+}
+
 /** The handle's view of a Socket failure: the typed cause, an end, or an abnormal close. */
 const unwrap = (
   error: Socket.SocketError,
@@ -224,25 +236,23 @@ export class Live {
     Option.Option<NonEmptyReadonlyArray<Uint8Array>>,
     ConnectError.ConnectError | DialError.DeadlineExceeded
   > {
-    const acquire =
-      this.reader !== undefined
-        ? Effect.succeed(this.reader)
+    const reader = this.reader
+    const pull =
+      reader !== undefined
+        ? this.timed("read", reader.pull, override)
         : Effect.flatMap(this.scope, (scope) =>
-            Effect.map(Scope.provide(this.stream.socket.reader, scope), (reader) => (this.reader = reader))
+            Effect.flatMap(Scope.provide(this.stream.socket.reader, scope), (reader) => {
+              this.reader = reader
+              return this.timed("read", reader.pull, override)
+            })
           )
-    return Effect.flatMap(acquire, (reader) => this.timed("read", reader.pull, override)).pipe(
-      Effect.map((chunks) =>
-        Option.some(
-          chunks.map((chunk) =>
-            typeof chunk === "string" ? encoder.encode(chunk) : chunk
-          ) as unknown as NonEmptyReadonlyArray<Uint8Array>
-        )
-      ),
-      Effect.catch((error) => {
+    return Effect.matchEffect(pull, {
+      onSuccess: (chunks) => Effect.succeed(Option.some(bytesOf(chunks))),
+      onFailure: (error) => {
         const typed = unwrap(error, this.stream, "read")
         return typed === "end" ? Effect.succeed(Option.none()) : Effect.fail(typed)
-      })
-    )
+      }
+    })
   }
 
   /** The handle's `write`, through a writer held until release (its release would half-close). */
@@ -250,26 +260,28 @@ export class Live {
     data: Uint8Array | string,
     override: Duration.Duration | undefined
   ): Effect.Effect<void, ConnectError.ConnectError | DialError.DeadlineExceeded> {
-    const acquire =
-      this.writer !== undefined
-        ? Effect.succeed(this.writer)
+    const writer = this.writer
+    const write =
+      writer !== undefined
+        ? this.timed("write", writer.write(data), override)
         : Effect.flatMap(this.scope, (scope) =>
-            Effect.map(Scope.provide(this.stream.socket.writer, scope), (writer) => (this.writer = writer))
+            Effect.flatMap(Scope.provide(this.stream.socket.writer, scope), (writer) => {
+              this.writer = writer
+              return this.timed("write", writer.write(data), override)
+            })
           )
-    return Effect.flatMap(acquire, (writer) =>
-      Effect.catch(this.timed("write", writer.write(data), override), (error) => {
-        const typed = unwrap(error, this.stream, "write")
-        return Effect.fail(
-          typed === "end"
-            ? ConnectError.make("EPIPE", {
-                syscall: "write",
-                address: this.stream.peer,
-                localAddress: this.stream.local
-              })
-            : typed
-        )
-      })
-    )
+    return Effect.catch(write, (error) => {
+      const typed = unwrap(error, this.stream, "write")
+      return Effect.fail(
+        typed === "end"
+          ? ConnectError.make("EPIPE", {
+              syscall: "write",
+              address: this.stream.peer,
+              localAddress: this.stream.local
+            })
+          : typed
+      )
+    })
   }
 
   /** shutdown(SHUT_WR): a writer's release is the half-close, in every transport. */

@@ -2,9 +2,12 @@
  * The data path of an established stream connection: the `effect/socket` view over the kernel
  * `net.Socket`, with every failure a dial errno error.
  *
- * - Reads: the socket stays paused; a pull takes what Node has buffered (`read()` until null),
- *   so the kernel's receive window is the backpressure, as in `NodeSocket.fromDuplex`. The
- *   peer's FIN delivers what is buffered, then Effect's clean close (`SocketCloseError` 1000).
+ * - Reads: one `Inbox` per connection holds the socket's 'data' chunks (flowing mode: a chunk
+ *   costs one event, as a raw socket's does) until a pull takes them all as one batch. When no
+ *   pull takes them for the socket's `readableHighWaterMark`, the socket is paused, so the
+ *   kernel's receive window is the backpressure, as in `NodeSocket.fromDuplex`. A waiting pull
+ *   is woken to take the bytes itself, so an interrupted pull (a deadline) loses none. The
+ *   peer's FIN delivers what is queued, then Effect's clean close (`SocketCloseError` 1000).
  *   A kernel error (ECONNRESET, ETIMEDOUT from keepalive, EHOSTUNREACH…) is a
  *   `SocketReadError` whose cause is the typed error, with syscall, local and peer address.
  * - Writes: `write()`'s return value and one 'drain' are the backpressure. A write after the
@@ -81,66 +84,51 @@ const endedWith = (endpoint: Endpoint): Socket.SocketError | undefined => {
 }
 
 /**
- * One acquired reader. Its listeners live as long as its scope; `drain` is the one place a
- * waiting pull is resumed, so bytes come before the end, and the end before nothing.
+ * The connection's inbound bytes, once per connection: one set of listeners, attached while a
+ * reader exists (or bytes wait for one), and the socket in flowing mode so a chunk costs one
+ * 'data' event, as a raw `net.Socket`'s does. Backpressure stays the kernel's: when a reader
+ * falls behind by the socket's `readableHighWaterMark`, the socket is paused (Node stops reading
+ * the descriptor, the receive window fills, the peer blocks) until a pull takes the bytes.
+ *
+ * A waiting pull is woken, never handed bytes: it takes them itself when it runs again. A pull
+ * interrupted meanwhile (a deadline, its fiber) leaves the bytes here for the next pull, with no
+ * canceler to register per pull.
  */
-class Reader {
+class Inbox {
   readonly endpoint: Endpoint
-  waiter: Resume | undefined = undefined
+  /** The socket the listeners are on, while attached. */
+  socket: Net.Socket | undefined = undefined
+  queue: Array<Uint8Array> = []
+  queued = 0
+  /** Paused by us because no pull took the bytes. */
+  paused = false
+  /** How the connection's reads end; bytes queued before an end are still read first. */
   error: Socket.SocketError | undefined = undefined
-  /** A failure that discards buffered bytes (an error, a destroy, this reader's scope). */
-  closed = false
-  /** Inside `read()`, which may emit 'end' or 'error' synchronously: they must not resume twice. */
-  reading = false
-  readonly pull: Effect.Effect<Batch, Socket.SocketError>
+  /** The end discards queued bytes (an error, a destroy). */
+  discard = false
+  readonly readers: Array<Reader> = []
 
   constructor(endpoint: Endpoint) {
     this.endpoint = endpoint
-    this.error = endedWith(endpoint)
-    this.drain = this.drain.bind(this)
+    this.onData = this.onData.bind(this)
     this.onEnd = this.onEnd.bind(this)
     this.onError = this.onError.bind(this)
     this.onClose = this.onClose.bind(this)
-    this.pull = Effect.callback<Batch, Socket.SocketError>((resume) => {
-      this.waiter = resume
-      this.drain()
-      if (this.waiter !== resume) return
-      return Effect.sync(() => {
-        if (this.waiter === resume) this.waiter = undefined
-      })
-    })
   }
 
-  drain(): void {
-    const resume = this.waiter
-    if (resume === undefined || this.reading) return
-    let result: Effect.Effect<Batch, Socket.SocketError> | undefined
-    if (!this.closed) {
-      const socket = this.endpoint.raw
-      this.reading = true
-      try {
-        const first = socket.read() as Uint8Array | null
-        if (first !== null) {
-          const batch: [Uint8Array, ...Array<Uint8Array>] = [first]
-          let next: Uint8Array | null
-          while ((next = socket.read() as Uint8Array | null) !== null) batch.push(next)
-          result = Effect.succeed(batch)
-        }
-      } finally {
-        this.reading = false
-      }
-      // An error during read() discards what it read.
-      if (this.closed) result = undefined
+  onData(chunk: Uint8Array): void {
+    this.queue.push(chunk)
+    this.queued += chunk.length
+    if (this.queued >= this.socket!.readableHighWaterMark && !this.paused) {
+      this.paused = true
+      this.socket!.pause()
     }
-    if (result === undefined && this.error !== undefined) result = Effect.fail(this.error)
-    if (result === undefined) return
-    this.waiter = undefined
-    resume(result)
+    this.wake()
   }
 
   onEnd(): void {
     this.error ??= closeError(1000)
-    this.drain()
+    this.wake()
   }
 
   onError(cause: Error): void {
@@ -152,29 +140,108 @@ class Reader {
     const code = this.endpoint.closeCode
     if (code !== undefined) this.fail(closeError(code))
     else if (this.error === undefined) this.fail(closeError(this.endpoint.closedByHandle ? 1006 : 1000))
-    else this.drain()
+    else this.wake()
   }
 
   fail(error: Socket.SocketError): void {
     this.error ??= error
-    this.closed = true
-    this.drain()
+    this.discard = true
+    this.queue = []
+    this.queued = 0
+    this.wake()
+  }
+
+  wake(): void {
+    // A woken pull runs its fiber here, which may release a reader: iterate a copy when several.
+    const readers = this.readers.length === 1 ? this.readers : this.readers.slice()
+    for (let i = 0; i < readers.length; i++) readers[i]!.wake()
+  }
+
+  /** What a pull of `reader` gets now: bytes, the end, or undefined (wait). */
+  take(reader: Reader): Effect.Effect<Batch, Socket.SocketError> | undefined {
+    if (reader.error !== undefined) return Effect.fail(reader.error)
+    if (this.queue.length > 0) {
+      const batch = this.queue as unknown as Batch
+      this.queue = []
+      this.queued = 0
+      if (this.paused) {
+        this.paused = false
+        this.socket?.resume()
+      }
+      return Effect.succeed(batch)
+    }
+    return this.error === undefined ? undefined : Effect.fail(this.error)
   }
 
   attach(): void {
+    if (this.socket !== undefined) return
     const socket = this.endpoint.raw
-    socket.on("readable", this.drain)
+    this.socket = socket
+    if (this.error === undefined) this.error = endedWith(this.endpoint)
+    socket.on("data", this.onData)
     socket.on("end", this.onEnd)
     socket.on("error", this.onError)
     socket.on("close", this.onClose)
+    if (!this.paused) socket.resume()
   }
 
   detach(): void {
-    const socket = this.endpoint.raw
-    socket.off("readable", this.drain)
+    const socket = this.socket
+    if (socket === undefined) return
+    this.socket = undefined
+    socket.off("data", this.onData)
     socket.off("end", this.onEnd)
     socket.off("error", this.onError)
     socket.off("close", this.onClose)
+    // Bytes that arrive now wait in Node's buffer (and then the kernel's) for the next reader.
+    socket.pause()
+    this.paused = false
+  }
+
+  add(reader: Reader): void {
+    this.readers.push(reader)
+    this.attach()
+  }
+
+  /** A reader's scope closed: without readers and bytes, the connection is left as it was. */
+  remove(reader: Reader): void {
+    const at = this.readers.indexOf(reader)
+    if (at >= 0) this.readers.splice(at, 1)
+    if (this.readers.length === 0 && this.queue.length === 0) this.detach()
+  }
+}
+
+/** One acquired reader: its pull, and whether its scope has closed. */
+class Reader {
+  readonly inbox: Inbox
+  /** Set when this reader's scope closed (1006), or a failed TLS upgrade. */
+  error: Socket.SocketError | undefined = undefined
+  waiter: Resume | undefined = undefined
+  readonly pull: Effect.Effect<Batch, Socket.SocketError>
+  /** What a woken pull runs: it takes what is there, or waits again. */
+  readonly retake: Effect.Effect<Batch, Socket.SocketError>
+
+  constructor(inbox: Inbox) {
+    this.inbox = inbox
+    this.pull = Effect.callback<Batch, Socket.SocketError>((resume) => {
+      const now = this.inbox.take(this)
+      if (now !== undefined) return resume(now)
+      this.waiter = resume
+    })
+    this.retake = Effect.suspend(() => this.inbox.take(this) ?? this.pull)
+  }
+
+  /** Resumes a waiting pull to run again; a pull interrupted meanwhile ignores it. */
+  wake(): void {
+    const resume = this.waiter
+    if (resume === undefined) return
+    this.waiter = undefined
+    resume(this.retake)
+  }
+
+  fail(error: Socket.SocketError): void {
+    this.error ??= error
+    this.wake()
   }
 }
 
@@ -198,18 +265,18 @@ const secureContextOf = (options: Socket.TlsUpgradeOptions): Tls.SecureContext =
  * TLS socket once it is secure; a failed handshake fails the reader with the handshake's error.
  */
 const upgradeWith =
-  (endpoint: Endpoint, reader: Reader): Socket.Reader<Uint8Array>["upgrade"] =>
+  (endpoint: Endpoint, inbox: Inbox, reader: Reader): Socket.Reader<Uint8Array>["upgrade"] =>
   (options = {}) =>
     Effect.suspend(() => {
       const raw = endpoint.raw
-      if (raw instanceof Tls.TLSSocket || raw.destroyed || reader.closed) {
+      if (raw instanceof Tls.TLSSocket || raw.destroyed || reader.error !== undefined) {
         return Effect.fail(upgradeError(new Error("socket is already upgraded or closed")))
       }
       if ((options.key === undefined) !== (options.cert === undefined)) {
         return Effect.fail(upgradeError(new Error("TLS upgrade credentials must include both key and cert")))
       }
       return Effect.callback<void, Socket.SocketError>((resume) => {
-        reader.detach()
+        inbox.detach()
         let tls: Tls.TLSSocket
         try {
           tls = Tls.connect({
@@ -220,7 +287,7 @@ const upgradeWith =
             ALPNProtocols: options.alpnProtocols === undefined ? undefined : [...options.alpnProtocols]
           })
         } catch (cause) {
-          reader.attach()
+          inbox.attach()
           return resume(Effect.fail(upgradeError(cause)))
         }
         // As the kernel socket's: an error nobody reads must not crash the process.
@@ -234,7 +301,7 @@ const upgradeWith =
         }
         const succeed = () => {
           cleanup()
-          reader.attach()
+          inbox.attach()
           resume(Effect.void)
         }
         const failed = (cause: unknown) => {
@@ -255,21 +322,20 @@ const upgradeWith =
       })
     })
 
-const acquireReader = (endpoint: Endpoint): Socket.Socket["reader"] =>
+const acquireReader = (endpoint: Endpoint, inbox: Inbox): Socket.Socket["reader"] =>
   Effect.flatMap(Effect.scope, (scope) => {
-    const reader = new Reader(endpoint)
-    endpoint.raw.pause()
-    reader.attach()
+    const reader = new Reader(inbox)
+    inbox.add(reader)
     return Effect.as(
       Scope.addFinalizer(
         scope,
         Effect.sync(() => {
           // The scope is this reader's, not the connection's: its suspended pull fails (1006).
           reader.fail(closeError(1006))
-          reader.detach()
+          inbox.remove(reader)
         })
       ),
-      { pull: reader.pull, upgrade: upgradeWith(endpoint, reader) } satisfies Socket.Reader<Uint8Array>
+      { pull: reader.pull, upgrade: upgradeWith(endpoint, inbox, reader) } satisfies Socket.Reader<Uint8Array>
     )
   })
 
@@ -312,7 +378,7 @@ const write = (
   chunk: Uint8Array | string | Socket.CloseEvent
 ): Effect.Effect<void, Socket.SocketError> =>
   Effect.suspend(() => {
-    if (Socket.isCloseEvent(chunk)) {
+    if (typeof chunk !== "string" && !(chunk instanceof Uint8Array)) {
       closeWith(endpoint, chunk)
       return Effect.void
     }
@@ -342,12 +408,13 @@ const writeAll = (
  * (`end()`, shutdown(SHUT_WR)), as `fromDuplex`'s does; the reader is this module's own.
  */
 export const effectSocket = (endpoint: Endpoint): Socket.Socket => {
+  const inbox = new Inbox(endpoint)
   const writer: Socket.Writer = {
     write: (chunk) => write(endpoint, chunk),
     writeAll: (chunks) => writeAll(endpoint, chunks)
   }
   return Socket.make({
-    reader: acquireReader(endpoint),
+    reader: acquireReader(endpoint, inbox),
     writer: Effect.as(
       Effect.addFinalizer(() =>
         Effect.sync(() => {
