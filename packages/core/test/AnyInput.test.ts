@@ -5,10 +5,13 @@
 // proxies whose traps throw) and from targeted generators.
 import { describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import * as Pull from "effect/Pull"
 import * as Result from "effect/Result"
+import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as AddressResolver from "effect/net/AddressResolver"
 import * as Dns from "effect/net/Dns"
@@ -409,6 +412,71 @@ describe("errors and retry classes: any input", () => {
         if (!ConnectError.isConnectError(SystemError.toConnectError(input, {}))) throw new Error("toConnectError")
         const row = Errno.fromNumber(input as number)
         if (row !== undefined && typeof row.name !== "string") throw new Error("fromNumber")
+      }),
+      params
+    )
+  })
+})
+
+describe("Retry policies: any input", () => {
+  const keys = ["base", "factor", "cap", "maxAttempts", "maxElapsed", "jitter"]
+  const durationLike = fc.oneof(
+    anyValue,
+    oneOf(
+      "100 millis",
+      "2 seconds",
+      "abc",
+      "",
+      "-1 seconds",
+      "Infinity",
+      0,
+      -0,
+      5,
+      -1,
+      Number.NaN,
+      Number.POSITIVE_INFINITY
+    ),
+    oneOf({}, { seconds: 1 }, { secs: 1 }, [1, 0], [Number.NaN, 0], [1], 5n, -5n)
+  )
+  const targeted = fc
+    .record(
+      {
+        base: durationLike,
+        cap: durationLike,
+        maxElapsed: durationLike,
+        factor: fc.oneof(anyValue, lift(fc.double()), oneOf(1, 2, 0.5, -2, Number.NaN)),
+        maxAttempts: fc.oneof(
+          anyValue,
+          lift(fc.integer({ min: -3, max: 30 })),
+          oneOf(1.5, Number.POSITIVE_INFINITY, -0)
+        ),
+        jitter: fc.oneof(
+          anyValue,
+          fc.boolean().map((b) => () => b)
+        )
+      },
+      { requiredKeys: [] }
+    )
+    .map((bag) => () => Object.fromEntries(Object.entries(bag).map(([k, v]) => [k, v?.()])))
+  const anyBackoff = fc.oneof(anyOptions(keys), targeted)
+
+  it("backoff and transient return a schedule whose first step succeeds, is done, or fails with InvalidInput", () => {
+    fc.assert(
+      fc.property(anyBackoff, (make) => {
+        const options = make() as Retry.BackoffOptions
+        const policy = Retry.transient(options)
+        if (typeof policy.while !== "function") throw new Error("transient: no while")
+        for (const schedule of [Retry.backoff(options), policy.schedule]) {
+          if (!Schedule.isSchedule(schedule)) throw new Error("not a Schedule")
+          const exit = Effect.runSyncExit(
+            Effect.flatMap(Schedule.toStep(schedule), (step) => Pull.catchDone(step(0, undefined), () => Effect.void))
+          )
+          expectExit(exit)
+          if (Exit.isSuccess(exit) && exit.value !== undefined) {
+            const [, delay] = exit.value
+            if (!Duration.isDuration(delay) || Duration.isNegative(delay)) throw new Error(`bad delay ${String(delay)}`)
+          }
+        }
       }),
       params
     )
