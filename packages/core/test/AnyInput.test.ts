@@ -22,6 +22,7 @@ import {
   Errno,
   InvalidInput,
   Network,
+  Ready,
   Retry,
   SockAddr,
   SystemError,
@@ -480,5 +481,122 @@ describe("Retry policies: any input", () => {
       }),
       params
     )
+  }, 120_000)
+})
+
+describe("Ready: any input", () => {
+  const exitRefused = (exit: Exit.Exit<unknown, unknown>) =>
+    Exit.isFailure(exit) &&
+    !Cause.hasDies(exit.cause) &&
+    isInvalid(Cause.findErrorOption(exit.cause).pipe((o) => (o._tag === "Some" ? o.value : undefined)))
+  const probeLike = fc.oneof(
+    anyValue,
+    oneOf(Ready.redis, Ready.mysql, Ready.postgres(), Ready.http("/healthz"), Ready.tls(), Ready.expect("a", "b")),
+    fc
+      .record(
+        {
+          _tag: fc.oneof(oneOf("Postgres", "Redis", "Mysql", "Http", "Tls", "Expect", "Nope"), anyValue),
+          user: fc.oneof(anyValue, oneOf("u", "", "a\0b")),
+          database: fc.oneof(anyValue, oneOf("db")),
+          path: fc.oneof(anyValue, oneOf("/", "/x", "x", "/a b", "/\r\n")),
+          host: fc.oneof(anyValue, oneOf("localhost", "", "a b")),
+          servername: fc.oneof(anyValue, oneOf("db.internal")),
+          send: fc.oneof(anyValue, oneOf(new Uint8Array(0), new Uint8Array([1]))),
+          expect: fc.oneof(anyValue, oneOf(new Uint8Array(0), new Uint8Array([1]))),
+          text: anyValue
+        },
+        { requiredKeys: ["_tag"] }
+      )
+      .map((bag) => () => Object.fromEntries(Object.entries(bag).map(([k, v]) => [k, v?.()])))
+  )
+  const checkOptions = fc.oneof(
+    anyOptions(["deadline", "maxBytes"]),
+    fc
+      .record({
+        deadline: fc.oneof(anyValue, oneOf("1 second", 10, {})),
+        maxBytes: fc.oneof(anyValue, lift(fc.integer()))
+      })
+      .map((bag) => () => ({ deadline: bag.deadline(), maxBytes: bag.maxBytes() }))
+  )
+  const probeText = fc.oneof(
+    anyValue,
+    oneOf("redis", "http:/x", "expect:a=>b", "expect:\\x4", `http:/${"a".repeat(9000)}`, "expect:=>"),
+    lift(
+      fc.string({
+        unit: fc.constantFrom("e", "x", "p", "c", "t", ":", "=", ">", "\\", "h", "/", "4", "0", "\0"),
+        maxLength: 30
+      })
+    )
+  )
+
+  it("parse answers a Result; a parsed probe formats and parses back", () => {
+    fc.assert(
+      fc.property(probeText, (make) => {
+        const parsed = Ready.parse(make() as string)
+        expectResult(parsed)
+        if (Result.isSuccess(parsed)) expectResult(Ready.parse(Ready.format(parsed.success)), () => false)
+      }),
+      params
+    )
+  }, 120_000)
+
+  it("constructors never throw and always return a probe", () => {
+    fc.assert(
+      fc.property(anyOptions(["user", "database", "servername"]), anyValue, anyValue, (options, a, b) => {
+        const made = [
+          Ready.postgres(options() as never),
+          Ready.tls(options() as never),
+          Ready.http(a() as string, b() as string),
+          Ready.expect(a() as string, b() as string)
+        ]
+        for (const probe of made) if (typeof probe?._tag !== "string") throw new Error("not a probe")
+      }),
+      params
+    )
+  }, 120_000)
+
+  it("check refuses a bad connection, probe or option with InvalidInput before it connects", () => {
+    const refused = new Error("the connection ran")
+    fc.assert(
+      fc.property(fc.oneof(anyValue, oneOf(Effect.fail(refused))), probeLike, checkOptions, (c, p, o) => {
+        const [connection, probe, options] = [c(), p(), o()]
+        // Data-first when the first argument is a connection; otherwise data-last, a function.
+        const made = Ready.check(connection as never, probe as never, options as never)
+        const effect: unknown = typeof made === "function" ? (made as (c: unknown) => unknown)(connection) : made
+        if (!Effect.isEffect(effect)) throw new Error("not an Effect")
+        const exit = Effect.runSyncExit(effect as Effect.Effect<unknown, unknown>)
+        expectExit(exit, (e) => isInvalid(e) || e === refused)
+        if (Exit.isSuccess(exit)) throw new Error("succeeded without a server")
+      }),
+      params
+    )
+  }, 120_000)
+
+  it("the probes that reach the connection are the ones the constructors make", () => {
+    const ran = new Error("ran")
+    for (const probe of [
+      Ready.redis,
+      Ready.postgres({ user: "u" }),
+      Ready.http("/x"),
+      Ready.tls(),
+      Ready.expect("", "b")
+    ]) {
+      const exit = Effect.runSyncExit(Ready.check(Effect.fail(ran), probe))
+      const error = Exit.isFailure(exit) ? Cause.findErrorOption(exit.cause) : undefined
+      expect(error?._tag === "Some" && error.value === ran, Ready.format(probe)).toBe(true)
+    }
+    for (const probe of [
+      Ready.http("/a b"),
+      Ready.http("/x", "evil\r\nX-Injected: 1"),
+      Ready.postgres({ user: "a\0b" }),
+      Ready.postgres(null as never),
+      Ready.expect("a", ""),
+      Ready.expect(5 as never, "b"),
+      { _tag: "Nope" },
+      null
+    ]) {
+      const exit = Effect.runSyncExit(Ready.check(Effect.fail(ran), probe as Ready.Probe))
+      expect(exitRefused(exit), JSON.stringify(probe)).toBe(true)
+    }
   })
 })
