@@ -63,14 +63,14 @@ describe("SockAddr: any input", () => {
       }),
       params
     )
-  })
+  }, 120_000)
 
   it("fromInput", () => {
     fc.assert(
       fc.property(anyAddress, (make) => expectResult(SockAddr.fromInput(make() as SockAddr.Input))),
       params
     )
-  })
+  }, 120_000)
 
   it("inet(ip, port, scopeId)", () => {
     const ip = fc.oneof(anyValue, addressLike, oneOf("127.0.0.1", "::1", "fe80::1"))
@@ -84,7 +84,7 @@ describe("SockAddr: any input", () => {
       }),
       params
     )
-  })
+  }, 120_000)
 
   it("unixPath, unixAbstract and fromSocketPath", () => {
     fc.assert(
@@ -96,7 +96,7 @@ describe("SockAddr: any input", () => {
       }),
       params
     )
-  })
+  }, 120_000)
 
   it("fromJson and the FromJson codec agree", () => {
     const json = fc.oneof(
@@ -135,7 +135,7 @@ describe("SockAddr: any input", () => {
       }),
       params
     )
-  })
+  }, 120_000)
 
   it("guards answer a boolean for anything", () => {
     fc.assert(
@@ -147,7 +147,7 @@ describe("SockAddr: any input", () => {
       }),
       params
     )
-  })
+  }, 120_000)
 
   it("an address built with `new` from bad fields is refused before any socket", () => {
     const bad = [
@@ -193,7 +193,7 @@ describe("InvalidInput: any input", () => {
       }),
       params
     )
-  })
+  }, 120_000)
 
   it("what is not a duration is refused, not read as zero", () => {
     for (const input of [
@@ -260,7 +260,7 @@ describe("Network: any input", () => {
       }),
       params
     )
-  })
+  }, 120_000)
 
   it("connect(address, options) and handle.connect", () => {
     fc.assert(
@@ -286,7 +286,7 @@ describe("Network: any input", () => {
       }),
       params
     )
-  })
+  }, 120_000)
 })
 
 describe("Dialer: any input", () => {
@@ -416,7 +416,7 @@ describe("errors and retry classes: any input", () => {
       }),
       params
     )
-  })
+  }, 120_000)
 })
 
 describe("Retry policies: any input", () => {

@@ -241,3 +241,74 @@ describe("TestDns: any input", () => {
     )
   })
 })
+
+describe("connection life (#12): any input", () => {
+  const durationLike = fc.oneof(
+    anyValue,
+    oneOf("10 millis", "1 second", Number.POSITIVE_INFINITY, 0, -1, {}, [Number.NaN, 0], "abc", undefined)
+  )
+  const operationOptions = fc.oneof(
+    anyOptions(["deadline"]),
+    durationLike.map((d) => () => ({ deadline: d() }))
+  )
+  const deadlines = fc.oneof(
+    anyOptions(["read", "write", "idle"]),
+    fc
+      .record({ read: durationLike, write: durationLike, idle: durationLike }, { requiredKeys: [] })
+      .map((bag) => () => Object.fromEntries(Object.entries(bag).map(([k, v]) => [k, v?.()])))
+  )
+  const data = fc.oneof(anyValue, oneOf("hello", new Uint8Array([1, 2, 3]), new Uint8Array(0), ""))
+  const lifeFailure = (e: unknown) =>
+    isInvalid(e) ||
+    ConnectError.isConnectError(e) ||
+    ["DeadlineExceeded", "SocketError"].includes(String((e as { _tag?: unknown })?._tag))
+
+  it("read, write, setDeadlines and end on a connected handle", { timeout: 300_000 }, async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        deadlines,
+        operationOptions,
+        data,
+        operationOptions,
+        fc.boolean(),
+        async (limits, writeOptions, bytes, readOptions, end) => {
+          const closedAfter: Array<string> = []
+          const scenario = Effect.gen(function* () {
+            yield* TestNetwork.listen("127.0.0.1:7000", { echo: true })
+            const outcomes = yield* Effect.scoped(
+              Effect.gen(function* () {
+                const handle = yield* Network.connect("127.0.0.1:7000")
+                const results = [
+                  yield* Effect.exit(handle.setDeadlines(limits() as never)),
+                  yield* Effect.exit(handle.write(bytes() as never, writeOptions() as never)),
+                  yield* Effect.exit(end ? handle.end : Effect.void),
+                  // Bounded in virtual time: with no deadline and nothing echoed, a read waits.
+                  yield* Effect.exit(Effect.timeoutOption(handle.read(readOptions() as never), "1 hour"))
+                ]
+                const state = yield* handle.state
+                closedAfter.push(state._tag)
+                return { results, handle }
+              })
+            )
+            // The scope closed the handle: no connection is left behind.
+            const after = yield* outcomes.handle.state
+            closedAfter.push(after._tag)
+            return outcomes.results
+          }).pipe(Effect.scoped, Effect.provide(TestNetwork.layer()))
+          const exit = await Effect.runPromiseExit(
+            Effect.gen(function* () {
+              const fiber = yield* Effect.forkChild(scenario)
+              yield* TestClock.adjust("1 day")
+              return yield* Fiber.join(fiber)
+            }).pipe(Effect.provide(TestClock.layer()))
+          )
+          expectExit(exit)
+          if (Exit.isFailure(exit)) throw new Error("the scenario itself failed")
+          for (const result of exit.value) expectExit(result, lifeFailure)
+          if (closedAfter.at(-1) !== "Closed") throw new Error(`left ${closedAfter.join(" → ")}`)
+        }
+      ),
+      params
+    )
+  })
+})
