@@ -206,14 +206,18 @@ const wait = Command.make(
       const checked = yield* settings(config, config.targets.join(" "))
       if (checked === undefined) return
       const status = StatusLine.make(config.json)
-      const finals = yield* Wait.wait(config.targets, {
+      const waited = yield* Wait.wait(config.targets, {
         timeout: checked.timeout,
         type: config.type,
         local: Option.getOrUndefined(config.local),
         ready: checked.ready,
         onAttempt: (report) => status.attempt(report)
-      }).pipe(Effect.provide(checked.layer))
+      }).pipe(Effect.provide(checked.layer), Effect.result)
       yield* status.done
+      // What `Wait.wait` refuses as a whole (more than `Wait.maxTargets` targets) is bad input
+      // of the command line too: exit 3 with its message, not an unexpected failure.
+      if (Result.isFailure(waited)) return yield* invalid(config.json, config.targets.join(" "), waited.failure.message)
+      const finals = waited.success
       for (const report of finals) {
         const final = { ...report, final: true }
         yield* config.json ? Console.log(Report.json(final)) : Console.log(Report.plain(final))

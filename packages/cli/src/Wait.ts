@@ -12,6 +12,7 @@ import { InvalidInput, type Network, type Ready, Retry } from "@dial/core"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Pull from "effect/Pull"
 import type * as AddressResolver from "effect/net/AddressResolver"
 // `Result` is this module's own type (the final reports).
 import * as Res from "effect/Result"
@@ -102,7 +103,11 @@ const waitOne = (target: string, options: Options, startedAt: number, deadlineAt
       if (report.error!.class !== "transient") return yield* Effect.fail(report)
       const now = yield* Clock.currentTimeMillis
       if (now >= deadlineAt) return report
-      const [, delay] = yield* Effect.orDie(step(now, undefined))
+      // The step fails with `InvalidInput` only for options that `check` has already refused,
+      // and is never done (no attempt bound): both stay typed, neither becomes a defect.
+      const next = yield* Pull.catchDone(step(now, undefined), () => Effect.succeed(undefined))
+      if (next === undefined) return report
+      const [, delay] = next
       const pause = Math.min(Duration.toMillis(delay), deadlineAt - now)
       if (pause > 0) yield* Effect.sleep(Duration.millis(pause))
     }
@@ -189,7 +194,11 @@ export const wait = (
         { concurrency: "unbounded", discard: true }
       )
     )
-    if (outcome._tag === "Failure") finals.set(outcome.failure.target, outcome.failure)
+    if (outcome._tag === "Failure") {
+      const failure = outcome.failure
+      if (failure instanceof InvalidInput.InvalidInput) return yield* Effect.fail(failure)
+      finals.set(failure.target, failure)
+    }
     const elapsedMs = Math.round((yield* Clock.currentTimeMillis) - startedAt)
     // Targets stopped by another's permanent failure end as interrupted, not as connected.
     return targets.map(

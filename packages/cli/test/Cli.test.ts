@@ -382,3 +382,47 @@ sys.stdin.read()`,
     }
   })
 })
+
+// Issue 10: every bad argument, on every subcommand, is exit 3 with one JSON error line under
+// --json and no stack trace. No target here reaches past loopback (names are refused or absent).
+describe("bad arguments: exit 3, one JSON line, no stack", () => {
+  const long = (n: number) => "a".repeat(n)
+  const cases: ReadonlyArray<ReadonlyArray<string>> = [
+    ["probe"],
+    ["probe", ""],
+    ["probe", "127.0.0.1:99999"],
+    ["probe", "127.0.0.1:1", "--timeout", "abc"],
+    ["probe", "127.0.0.1:1", "--timeout", "-1s"],
+    ["probe", "127.0.0.1:1", "--timeout", "1e400s"],
+    ["probe", "127.0.0.1:1", "--local", "garbage"],
+    ["probe", "127.0.0.1:1", "--local", "unix:/tmp/x"],
+    ["probe", "127.0.0.1:1", "--type", "bogus"],
+    ["probe", "127.0.0.1:1", "--ready", "bogus"],
+    ["probe", "127.0.0.1:1", "--ready", "expect:\\x4=>a"],
+    ["probe", "127.0.0.1:1", "--ready", `http:/${long(9000)}`],
+    ["probe", `${long(70_000)}:1`],
+    ["probe", `unix:/${long(200)}`],
+    ["probe", "\u0001\u0002:1"],
+    ["probe", "127.0.0.1:1", "--timeout"],
+    ["probe", "127.0.0.1:1", "127.0.0.1:2"],
+    ["wait"],
+    ["wait", "127.0.0.1:1", "--timeout", "1"],
+    // More targets than Wait.maxTargets: Wait.wait refuses them as a whole (was exit 2, "a bug").
+    ["wait", ...Array.from({ length: 1100 }, (_, i) => `127.0.0.1:${i + 1}`), "--timeout", "1s"],
+    ["explain"],
+    ["explain", "NOPE"],
+    ["explain", long(70_000)],
+    ["bogus-command"]
+  ]
+  it("each case", { timeout: 300_000 }, async () => {
+    for (const args of cases) {
+      const label = args.join(" ").slice(0, 80)
+      const run = await dial([...args, "--json"])
+      expect(run.code, label).toBe(3)
+      expect(run.lines, label).toHaveLength(1)
+      expect(run.lines[0]?.error?._tag, label).toBe("InvalidInput")
+      expect(`${run.stdout}\n${run.stderr}`, label).not.toMatch(/\n\s+at /)
+      expect(run.stderr, label).not.toContain("unexpected failure")
+    }
+  })
+})

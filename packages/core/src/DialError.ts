@@ -8,9 +8,10 @@
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import * as ConnectError from "./ConnectError.ts"
-import type * as InvalidInput from "./InvalidInput.ts"
+import * as InvalidInput from "./InvalidInput.ts"
 import * as SockAddr from "./SockAddr.ts"
 
 /**
@@ -80,6 +81,9 @@ export const deadlineExceeded = (options: {
 /**
  * Runs `effect` under a deadline on Effect's `Clock`: when it passes, the effect is interrupted
  * (its finalizers run) and fails with {@link DeadlineExceeded}, never the kernel's ETIMEDOUT.
+ * A malformed option (a deadline that is not a non-negative duration, an `address` that is not
+ * an address, an unknown `operation`) or an `effect` that is not an Effect is `InvalidInput`;
+ * an infinite deadline never passes.
  *
  * @example
  * ```ts
@@ -100,11 +104,42 @@ export const withDeadline = <A, E, R>(
     readonly localAddress?: SockAddr.SockAddr | undefined
     readonly operation?: "connect" | "read" | "write" | "idle" | undefined
   }
-): Effect.Effect<A, E | DeadlineExceeded, R> =>
-  Effect.timeoutOrElse(effect, {
-    duration: options.deadline,
-    orElse: () => Effect.fail(deadlineExceeded(options))
+): Effect.Effect<A, E | DeadlineExceeded | InvalidInput.InvalidInput, R> =>
+  Effect.suspend((): Effect.Effect<A, E | DeadlineExceeded | InvalidInput.InvalidInput, R> => {
+    // Total: the options are read once; a bad one is InvalidInput, not a throw.
+    const read = InvalidInput.options("options", options, ["deadline", "address", "localAddress", "operation"])
+    if (Result.isFailure(read)) return Effect.fail(read.failure)
+    const { deadline: rawDeadline, address, localAddress, operation } = read.success
+    const deadline = InvalidInput.duration("deadline", rawDeadline as Duration.Input, { infinite: "allow" })
+    if (Result.isFailure(deadline)) return Effect.fail(deadline.failure)
+    for (const [field, value] of [
+      ["address", address],
+      ["localAddress", localAddress]
+    ] as const) {
+      if (value !== undefined && !SockAddr.isSockAddr(value)) {
+        return Effect.fail(InvalidInput.make(field, value, "expected an address"))
+      }
+    }
+    if (operation !== undefined && !operations.includes(operation as never)) {
+      return Effect.fail(InvalidInput.make("operation", operation, "expected connect, read, write or idle"))
+    }
+    if (!isEffect(effect)) return Effect.fail(InvalidInput.make("effect", effect, "expected an Effect"))
+    const checked = { ...(read.success as typeof options), deadline: deadline.success }
+    return Effect.timeoutOrElse(effect, {
+      duration: deadline.success,
+      orElse: () => Effect.fail(deadlineExceeded(checked))
+    })
   })
+
+const operations = ["connect", "read", "write", "idle"] as const
+
+const isEffect = (u: unknown): boolean => {
+  try {
+    return Effect.isEffect(u)
+  } catch {
+    return false
+  }
+}
 
 /**
  * The platform cannot do this: SOCK_SEQPACKET, or a unix datagram socket, on Node. Nothing was

@@ -48,8 +48,12 @@ export class InvalidInput extends Schema.TaggedError<InvalidInput>()("InvalidInp
  * @category constructors
  * @since 0.1.0
  */
-export const make = (field: string, input: unknown, reason: string): InvalidInput =>
-  new InvalidInput({ field, reason, input, message: `invalid ${field}: ${reason} (got ${show(input)})` })
+export const make = (field: string, input: unknown, reason: string): InvalidInput => {
+  // Total: a label that is not a string is shown, so the error's Schema always accepts it.
+  const name = typeof field === "string" ? field : show(field)
+  const why = typeof reason === "string" ? reason : show(reason)
+  return new InvalidInput({ field: name, reason: why, input, message: `invalid ${name}: ${why} (got ${show(input)})` })
+}
 
 // The message quotes the input, shortened: a 1 MiB string must not make a 1 MiB message. A value
 // that cannot be shown (a proxy whose traps throw, a cycle, a bigint inside an object) is named
@@ -266,7 +270,15 @@ export const options = <K extends string>(
     return Result.fail(make(field, input, "expected an options object or undefined"))
   }
   const out: Partial<Record<K, unknown>> = {}
-  for (const key of keys) {
+  // The names too are read once (a caller's list, normally a constant).
+  let names: ReadonlyArray<K>
+  try {
+    if (!Array.isArray(keys)) return Result.fail(make("keys", keys, "expected an array of option names"))
+    names = Array.from(keys as ReadonlyArray<K>).filter((key) => typeof key === "string")
+  } catch {
+    return Result.fail(make("keys", keys, "reading it threw"))
+  }
+  for (const key of names) {
     let value: unknown
     try {
       value = (input as Record<string, unknown>)[key]

@@ -54,6 +54,7 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Socket from "effect/socket/Socket"
 import * as DialError from "./DialError.ts"
+import * as internalInput from "./internal/input.ts"
 import * as internal from "./internal/ready.ts"
 import * as InvalidInput from "./InvalidInput.ts"
 
@@ -95,11 +96,13 @@ export type Probe =
 export const postgres = (options?: {
   readonly user?: string | undefined
   readonly database?: string | undefined
-}): Probe => ({
-  _tag: "Postgres",
-  user: options?.user ?? "postgres",
-  database: options?.database ?? options?.user ?? "postgres"
-})
+}): Probe => {
+  // Total: options that cannot be read leave their refusal in the probe, for `check` to fail with.
+  const read = InvalidInput.options("options", options, ["user", "database"])
+  if (Result.isFailure(read)) return { _tag: "Postgres", user: read.failure as never, database: read.failure as never }
+  const user = (read.success.user ?? "postgres") as string
+  return { _tag: "Postgres", user, database: (read.success.database ?? user) as string }
+}
 
 /**
  * The Redis probe: `PING`.
@@ -161,7 +164,11 @@ export const http = (path = "/", host = "localhost"): Probe => ({ _tag: "Http", 
  */
 export const tls = (options?: { readonly servername?: string | undefined }): Probe => ({
   _tag: "Tls",
-  servername: options?.servername
+  // Total: options that cannot be read leave their refusal in the probe, for `check` to fail with.
+  servername: Result.match(InvalidInput.options("options", options, ["servername"]), {
+    onFailure: (refusal) => refusal as never,
+    onSuccess: (read) => read.servername as string | undefined
+  })
 })
 
 /**
@@ -179,16 +186,37 @@ export const tls = (options?: { readonly servername?: string | undefined }): Pro
  * @since 0.1.0
  */
 export const expect = (send: string | Uint8Array, expected: string | Uint8Array): Probe => {
+  // Total: a value that is neither a string nor bytes is kept as it is, and `check` refuses it.
   const bytes = (value: string | Uint8Array) => (typeof value === "string" ? internal.encoder.encode(value) : value)
+  const shown = (value: unknown) => {
+    try {
+      return value instanceof Uint8Array ? internal.words(value) : "?"
+    } catch {
+      // `instanceof` runs a proxy's getPrototypeOf trap.
+      return "?"
+    }
+  }
   const sent = bytes(send)
   const wanted = bytes(expected)
-  return {
-    _tag: "Expect",
-    send: sent,
-    expect: wanted,
-    text: `expect:${internal.words(sent)}=>${internal.words(wanted)}`
-  }
+  return { _tag: "Expect", send: sent, expect: wanted, text: `expect:${shown(sent)}=>${shown(wanted)}` }
 }
+
+/**
+ * The longest probe text {@link parse} reads, and the longest field (path, host, user, server
+ * name, send or expect bytes) {@link check} accepts in a probe: 8192.
+ *
+ * @example
+ * ```ts
+ * import { Result } from "effect"
+ * import { Ready } from "@dial/core"
+ *
+ * Result.isFailure(Ready.parse(`http:/${"a".repeat(Ready.maxTextLength)}`)) // true
+ * ```
+ *
+ * @category parsing
+ * @since 0.1.0
+ */
+export const maxTextLength = 8192
 
 /**
  * Reads a probe from its command-line form: `postgres`, `redis`, `mysql` (or `mariadb`),
@@ -210,6 +238,7 @@ export const expect = (send: string | Uint8Array, expected: string | Uint8Array)
 export const parse = (text: string): Result.Result<Probe, InvalidInput.InvalidInput> => {
   const bad = (reason: string) => Result.fail(InvalidInput.make("ready", text, reason))
   if (typeof text !== "string") return bad("expected a string")
+  if (text.length > maxTextLength) return bad(`a probe is at most ${maxTextLength} characters (got ${text.length})`)
   switch (text) {
     case "postgres":
     case "postgresql":
@@ -227,8 +256,7 @@ export const parse = (text: string): Result.Result<Probe, InvalidInput.InvalidIn
   if (text.startsWith("http:")) {
     const path = text.slice(5)
     // The path goes into a request line: no spaces or control bytes, and it starts with "/".
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control bytes is the point
-    if (!/^\/[^\s\u0000-\u001f\u007f]*$/.test(path)) return bad("an http path starts with / and has no spaces")
+    if (!httpPath.test(path)) return bad("an http path starts with / and has no spaces")
     return Result.succeed(http(path))
   }
   if (text.startsWith("expect:")) {
@@ -490,11 +518,96 @@ const speak = (probe: Probe, socket: Socket.Socket, maxBytes: number, ssl: boole
 
 const defaultDeadline = Duration.seconds(5)
 
+// No whitespace or control characters: these go into a request line, a header or a handshake.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control bytes is the point
+const printable = /^[^\s\u0000-\u001f\u007f]+$/
+// biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control bytes is the point
+const httpPath = /^\/[^\s\u0000-\u001f\u007f]*$/
+// biome-ignore lint/suspicious/noControlCharactersInRegex: NUL ends a field of the startup message
+const noNul = /^[^\u0000]+$/
+
+/**
+ * A probe from any value, rebuilt from its checked fields (a probe is plain data that anyone
+ * can write, or a constructor was given the wrong types): the copy, or the `InvalidInput` of
+ * the first bad field.
+ */
+const checkProbe = (input: unknown): Result.Result<Probe, InvalidInput.InvalidInput> =>
+  internalInput.guard("probe", input, () => {
+    const bad = (field: string, value: unknown, reason: string) => Result.fail(InvalidInput.make(field, value, reason))
+    if (typeof input !== "object" || input === null) return bad("probe", input, "expected a Ready probe")
+    const fields = input as Record<string, unknown>
+    // A constructor that could not read its options left the refusal in the field.
+    const text = (field: string, value: unknown, pattern: RegExp, expected: string) =>
+      value instanceof InvalidInput.InvalidInput
+        ? Result.fail(value)
+        : typeof value !== "string" || value.length > maxTextLength || !pattern.test(value)
+          ? bad(field, value, `${expected}, at most ${maxTextLength} characters`)
+          : Result.succeed(value)
+    const bytes = (field: string, value: unknown, empty: "allow" | "refuse") =>
+      !(value instanceof Uint8Array) ||
+      value.byteLength > maxTextLength ||
+      (empty === "refuse" && value.byteLength === 0)
+        ? bad(field, value, `expected ${empty === "refuse" ? "non-empty " : ""}bytes, at most ${maxTextLength}`)
+        : Result.succeed(Uint8Array.from(value))
+    const tag: unknown = fields._tag
+    switch (tag) {
+      case "Redis":
+        return Result.succeed(redis)
+      case "Mysql":
+        return Result.succeed(mysql)
+      case "Postgres":
+        return Result.gen(function* () {
+          const user = yield* text("user", fields.user, noNul, "expected a non-empty string without NUL")
+          const database = yield* text("database", fields.database, noNul, "expected a non-empty string without NUL")
+          return { _tag: "Postgres", user, database } as const
+        })
+      case "Http":
+        return Result.gen(function* () {
+          const path = yield* text("path", fields.path, httpPath, "expected a path starting with / and no spaces")
+          const host = yield* text("host", fields.host, printable, "expected a host name without spaces")
+          return { _tag: "Http", path, host } as const
+        })
+      case "Tls": {
+        const servername = fields.servername
+        if (servername === undefined) return Result.succeed({ _tag: "Tls", servername: undefined } as const)
+        return Result.map(
+          text("servername", servername, printable, "expected a server name without spaces"),
+          (name) => ({
+            _tag: "Tls" as const,
+            servername: name
+          })
+        )
+      }
+      case "Expect":
+        return Result.gen(function* () {
+          const send = yield* bytes("send", fields.send, "allow")
+          const wanted = yield* bytes("expect", fields.expect, "refuse")
+          return expect(send, wanted)
+        })
+    }
+    return bad("probe", input, "expected a Ready probe (Postgres, Redis, Mysql, Http, Tls or Expect)")
+  })
+
+const isConnection = (u: unknown): boolean => {
+  try {
+    return Socket.isSocket(u) || Effect.isEffect(u)
+  } catch {
+    // A proxy whose traps throw is no connection.
+    return false
+  }
+}
+
 /**
  * Asks the server whether it is ready: succeeds with its {@link Answer}, or fails with
  * {@link NotReady} (the server's words and a retry class). `Unsupported` when the transport
- * cannot do what the probe needs (TLS), `InvalidInput` for a bad option; the connect effect's
- * own errors pass through. Every socket the probe connects is closed when it returns.
+ * cannot do what the probe needs (TLS); the connect effect's own errors pass through. Every
+ * socket the probe connects is closed when it returns.
+ *
+ * `InvalidInput`, before anything connects, for: a `connection` that is neither a `Socket` nor
+ * an Effect (or an Effect that succeeds with something else), a probe that the constructors
+ * would not make (it is plain data: an unknown `_tag`, a path or host with spaces or control
+ * characters, a user with NUL, empty `expect` bytes, a field over {@link maxTextLength}, or
+ * options a constructor could not read), and a bad `deadline` or `maxBytes`.
  *
  * @example
  * ```ts
@@ -528,27 +641,40 @@ export const check: {
     options?: CheckOptions
   ): Effect.Effect<Answer, NotReady | DialError.Unsupported | InvalidInput.InvalidInput | E, Exclude<R, Scope.Scope>>
 } = dual(
-  (args) => Socket.isSocket(args[0]) || Effect.isEffect(args[0]),
+  (args) => isConnection(args[0]),
   <E, R>(
     connection: Connection<E, R>,
-    probe: Probe,
-    options?: CheckOptions
+    probeInput: Probe,
+    optionsInput?: CheckOptions
   ): Effect.Effect<Answer, NotReady | DialError.Unsupported | InvalidInput.InvalidInput | E, Exclude<R, Scope.Scope>> =>
     Effect.gen(function* () {
-      const deadline = yield* Effect.fromResult(InvalidInput.duration("deadline", options?.deadline ?? defaultDeadline))
-      const maxBytes = options?.maxBytes ?? 65536
-      if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) {
+      if (!isConnection(connection)) {
+        return yield* InvalidInput.make("connection", connection, "expected a Socket or an Effect of one")
+      }
+      const probe = yield* Effect.fromResult(checkProbe(probeInput))
+      const options = yield* Effect.fromResult(InvalidInput.options("options", optionsInput, ["deadline", "maxBytes"]))
+      const deadline = yield* Effect.fromResult(
+        InvalidInput.duration("deadline", (options.deadline ?? defaultDeadline) as Duration.Input)
+      )
+      const maxBytes = options.maxBytes ?? 65536
+      if (typeof maxBytes !== "number" || !Number.isSafeInteger(maxBytes) || maxBytes < 1) {
         return yield* InvalidInput.make("maxBytes", maxBytes, "expected a positive integer")
       }
       const single = Socket.isSocket(connection)
-      const open = (): Effect.Effect<Socket.Socket, E, R> =>
-        single ? Effect.succeed(connection) : (connection as Effect.Effect<Socket.Socket, E, R>)
+      const notASocket = (value: unknown) =>
+        InvalidInput.make("connection", value, "the connection effect did not succeed with a Socket")
+      const open = (): Effect.Effect<Socket.Socket, E | InvalidInput.InvalidInput, R> =>
+        single
+          ? Effect.succeed(connection)
+          : Effect.flatMap(connection as Effect.Effect<unknown, E, R>, (socket) =>
+              isConnection(socket) && Socket.isSocket(socket) ? Effect.succeed(socket) : Effect.fail(notASocket(socket))
+            )
       // What the server said before the deadline, for the no-answer report.
       const heard = { bytes: new Uint8Array(0) }
       const once = (ssl: boolean) =>
         Effect.scoped(Effect.flatMap(open(), (socket) => speak(probe, socket, maxBytes, ssl, heard))) as Effect.Effect<
           Outcome,
-          E | DialError.Unsupported,
+          E | DialError.Unsupported | InvalidInput.InvalidInput,
           Exclude<R, Scope.Scope>
         >
       const run = Effect.gen(function* () {

@@ -33,11 +33,12 @@ import * as Effect from "effect/Effect"
 import type * as Dns from "effect/net/Dns"
 import type * as NetAddress from "effect/net/NetAddress"
 import * as Predicate from "effect/Predicate"
+import * as Result from "effect/Result"
 import * as Schedule from "effect/Schedule"
 import type * as ConnectError from "./ConnectError.ts"
 import type * as DialError from "./DialError.ts"
 import * as Errno from "./Errno.ts"
-import type * as InvalidInput from "./InvalidInput.ts"
+import * as InvalidInput from "./InvalidInput.ts"
 
 type NamesOf<C extends Errno.RetryClass> = {
   [K in Errno.Name]: (typeof Errno.table)[K]["retryClass"] extends C ? K : never
@@ -262,6 +263,12 @@ export const isState = (error: unknown): error is State => classify(error) === "
  * Options of {@link backoff}. Every bound is optional; the defaults suit a client waiting for a
  * server to start.
  *
+ * Each option is checked once, when {@link backoff} is called: `base` is a finite, non-negative
+ * duration; `cap` and `maxElapsed` are non-negative durations (infinity allowed: no cap, no time
+ * bound); `factor` is a finite number of at least 1 (a backoff never shrinks); `maxAttempts` is
+ * a non-negative integer or `Infinity`; `jitter` is a boolean. A duration string is at most
+ * {@link InvalidInput.maxDurationLength} characters.
+ *
  * @example
  * ```ts
  * import type { Retry } from "@dial/core"
@@ -275,11 +282,11 @@ export const isState = (error: unknown): error is State => classify(error) === "
 export interface BackoffOptions {
   /** The first delay. Default 100 ms. */
   readonly base?: Duration.Input | undefined
-  /** The growth per retry. Default 2. */
+  /** The growth per retry, at least 1. Default 2. */
   readonly factor?: number | undefined
   /** No delay is longer than this. Default 5 s. */
   readonly cap?: Duration.Input | undefined
-  /** Retries at most this many times. Default 10. */
+  /** Retries at most this many times (`Infinity`: no bound). Default 10. */
   readonly maxAttempts?: number | undefined
   /** Stops retrying once this much time has passed since the first retry. Default none. */
   readonly maxElapsed?: Duration.Input | undefined
@@ -288,8 +295,79 @@ export interface BackoffOptions {
 }
 
 /**
+ * The schedule {@link backoff} returns: it outputs each delay, and fails with `InvalidInput`
+ * when its options were malformed.
+ *
+ * @example
+ * ```ts
+ * import { Retry } from "@dial/core"
+ *
+ * const schedule: Retry.Backoff = Retry.backoff({ maxAttempts: 3 })
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Backoff = Schedule.Schedule<Duration.Duration, unknown, InvalidInput.InvalidInput>
+
+const backoffKeys = ["base", "factor", "cap", "maxAttempts", "maxElapsed", "jitter"] as const
+
+interface CheckedBackoff {
+  readonly base: Duration.Duration
+  readonly factor: number
+  readonly cap: Duration.Duration
+  readonly maxAttempts: number
+  readonly maxElapsed: Duration.Duration | undefined
+  readonly jitter: boolean
+}
+
+const defaultBase = Duration.millis(100)
+const defaultCap = Duration.seconds(5)
+
+/** The options of {@link backoff}, read once from any value: checked values or the `InvalidInput` naming the option. */
+const checkBackoff = (input: unknown): Result.Result<CheckedBackoff, InvalidInput.InvalidInput> =>
+  Result.gen(function* () {
+    const options = yield* InvalidInput.options("options", input, backoffKeys)
+    const durationOf = (key: "base" | "cap" | "maxElapsed", infinite: "allow" | "refuse") => {
+      const value = options[key]
+      return value === undefined
+        ? Result.succeed(undefined)
+        : InvalidInput.duration(key, value as Duration.Input, { infinite })
+    }
+    const base = (yield* durationOf("base", "refuse")) ?? defaultBase
+    const cap = (yield* durationOf("cap", "allow")) ?? defaultCap
+    const maxElapsed = yield* durationOf("maxElapsed", "allow")
+    const factor = options.factor ?? 2
+    if (typeof factor !== "number" || !Number.isFinite(factor) || factor < 1) {
+      return yield* Result.fail(InvalidInput.make("factor", factor, "expected a finite number of at least 1"))
+    }
+    const maxAttempts = options.maxAttempts ?? 10
+    if (
+      typeof maxAttempts !== "number" ||
+      !(Number.isSafeInteger(maxAttempts) || maxAttempts === Infinity) ||
+      maxAttempts < 0
+    ) {
+      return yield* Result.fail(
+        InvalidInput.make("maxAttempts", maxAttempts, "expected a non-negative integer or Infinity")
+      )
+    }
+    const jitter = options.jitter ?? true
+    if (typeof jitter !== "boolean")
+      return yield* Result.fail(InvalidInput.make("jitter", jitter, "expected a boolean"))
+    // -0 is 0: `Object.is` distinctions have no meaning for a count.
+    return { base, factor, cap, maxAttempts: maxAttempts + 0, maxElapsed, jitter }
+  })
+
+/**
  * Exponential backoff with jitter and a cap, bounded by attempts and by total time. Runs on
  * Effect's `Clock`, so `TestClock` drives it.
+ *
+ * **Bad options.** `backoff` never throws. The options are read once, when it is called (a
+ * getter runs once; a getter or proxy that throws is refused); malformed ones (see
+ * {@link BackoffOptions}) give a schedule that fails with `InvalidInput`, naming the option,
+ * as it starts: `Effect.retry` and `Effect.repeat` then fail with it in the error channel before
+ * the effect runs even once, so a misconfigured policy is seen on the first run, not on the
+ * first failure. That is why the schedule's error type is `InvalidInput`.
  *
  * @example
  * ```ts
@@ -300,31 +378,37 @@ export interface BackoffOptions {
  * const program = connect.pipe(
  *   Effect.retry({ schedule: Retry.backoff({ maxAttempts: 5 }), while: Retry.isTransient })
  * )
+ *
+ * // A malformed option is an InvalidInput in the error channel; `connect` never runs.
+ * const misconfigured = connect.pipe(Effect.retry({ schedule: Retry.backoff({ factor: Number.NaN }) }))
  * ```
  *
  * @category policies
  * @since 0.1.0
  */
-export const backoff = (options: BackoffOptions = {}): Schedule.Schedule<Duration.Duration> => {
-  const cap = Duration.fromInputUnsafe(options.cap ?? "5 seconds")
-  const atMostCap = (self: Schedule.Schedule<Duration.Duration>) =>
+export const backoff = (options?: BackoffOptions): Backoff => {
+  const checked = checkBackoff(options)
+  if (Result.isFailure(checked)) {
+    return Schedule.fromStep<unknown, Duration.Duration, never, InvalidInput.InvalidInput, never, never>(
+      Effect.fail(checked.failure)
+    )
+  }
+  const { base, factor, cap, maxAttempts, maxElapsed, jitter } = checked.success
+  const atMostCap = <E>(self: Schedule.Schedule<Duration.Duration, unknown, E>) =>
     Schedule.modifyDelay(self, ({ duration }) => Effect.succeed(Duration.min(duration, cap)))
-  const capped = Schedule.exponential(options.base ?? "100 millis", options.factor ?? 2).pipe(atMostCap)
+  const capped = Schedule.exponential(base, factor).pipe(atMostCap)
   // Jitter spreads a delay up to +20%: cap again after it, so that no delay is longer than `cap`
   // while delays at the cap still spread over 80%..100% of it.
-  const jittered = options.jitter === false ? capped : Schedule.jittered(capped).pipe(atMostCap)
+  const jittered = jitter ? Schedule.jittered(capped).pipe(atMostCap) : capped
   return jittered.pipe(
-    Schedule.upTo(
-      options.maxElapsed === undefined
-        ? { times: options.maxAttempts ?? 10 }
-        : { times: options.maxAttempts ?? 10, duration: options.maxElapsed }
-    )
+    Schedule.upTo(maxElapsed === undefined ? { times: maxAttempts } : { times: maxAttempts, duration: maxElapsed })
   )
 }
 
 /**
  * `Effect.retry` options that retry transient failures under {@link backoff} and stop at once
- * on a permanent or state error.
+ * on a permanent or state error. Malformed options fail the retry with `InvalidInput` before
+ * the first attempt, as {@link backoff} says.
  *
  * @example
  * ```ts
@@ -339,8 +423,8 @@ export const backoff = (options: BackoffOptions = {}): Schedule.Schedule<Duratio
  * @since 0.1.0
  */
 export const transient = (
-  options: BackoffOptions = {}
+  options?: BackoffOptions
 ): {
-  readonly schedule: Schedule.Schedule<Duration.Duration>
+  readonly schedule: Backoff
   readonly while: (error: unknown) => boolean
 } => ({ schedule: backoff(options), while: isTransient })

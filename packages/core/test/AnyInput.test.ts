@@ -5,10 +5,13 @@
 // proxies whose traps throw) and from targeted generators.
 import { describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import * as Pull from "effect/Pull"
 import * as Result from "effect/Result"
+import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as AddressResolver from "effect/net/AddressResolver"
 import * as Dns from "effect/net/Dns"
@@ -19,6 +22,7 @@ import {
   Errno,
   InvalidInput,
   Network,
+  Ready,
   Retry,
   SockAddr,
   SystemError,
@@ -59,14 +63,14 @@ describe("SockAddr: any input", () => {
       }),
       params
     )
-  })
+  }, 120_000)
 
   it("fromInput", () => {
     fc.assert(
       fc.property(anyAddress, (make) => expectResult(SockAddr.fromInput(make() as SockAddr.Input))),
       params
     )
-  })
+  }, 120_000)
 
   it("inet(ip, port, scopeId)", () => {
     const ip = fc.oneof(anyValue, addressLike, oneOf("127.0.0.1", "::1", "fe80::1"))
@@ -80,7 +84,7 @@ describe("SockAddr: any input", () => {
       }),
       params
     )
-  })
+  }, 120_000)
 
   it("unixPath, unixAbstract and fromSocketPath", () => {
     fc.assert(
@@ -92,7 +96,7 @@ describe("SockAddr: any input", () => {
       }),
       params
     )
-  })
+  }, 120_000)
 
   it("fromJson and the FromJson codec agree", () => {
     const json = fc.oneof(
@@ -131,7 +135,7 @@ describe("SockAddr: any input", () => {
       }),
       params
     )
-  })
+  }, 120_000)
 
   it("guards answer a boolean for anything", () => {
     fc.assert(
@@ -143,7 +147,7 @@ describe("SockAddr: any input", () => {
       }),
       params
     )
-  })
+  }, 120_000)
 
   it("an address built with `new` from bad fields is refused before any socket", () => {
     const bad = [
@@ -189,7 +193,7 @@ describe("InvalidInput: any input", () => {
       }),
       params
     )
-  })
+  }, 120_000)
 
   it("what is not a duration is refused, not read as zero", () => {
     for (const input of [
@@ -256,7 +260,7 @@ describe("Network: any input", () => {
       }),
       params
     )
-  })
+  }, 120_000)
 
   it("connect(address, options) and handle.connect", () => {
     fc.assert(
@@ -282,7 +286,7 @@ describe("Network: any input", () => {
       }),
       params
     )
-  })
+  }, 120_000)
 })
 
 describe("Dialer: any input", () => {
@@ -412,5 +416,187 @@ describe("errors and retry classes: any input", () => {
       }),
       params
     )
+  }, 120_000)
+})
+
+describe("Retry policies: any input", () => {
+  const keys = ["base", "factor", "cap", "maxAttempts", "maxElapsed", "jitter"]
+  const durationLike = fc.oneof(
+    anyValue,
+    oneOf(
+      "100 millis",
+      "2 seconds",
+      "abc",
+      "",
+      "-1 seconds",
+      "Infinity",
+      0,
+      -0,
+      5,
+      -1,
+      Number.NaN,
+      Number.POSITIVE_INFINITY
+    ),
+    oneOf({}, { seconds: 1 }, { secs: 1 }, [1, 0], [Number.NaN, 0], [1], 5n, -5n)
+  )
+  const targeted = fc
+    .record(
+      {
+        base: durationLike,
+        cap: durationLike,
+        maxElapsed: durationLike,
+        factor: fc.oneof(anyValue, lift(fc.double()), oneOf(1, 2, 0.5, -2, Number.NaN)),
+        maxAttempts: fc.oneof(
+          anyValue,
+          lift(fc.integer({ min: -3, max: 30 })),
+          oneOf(1.5, Number.POSITIVE_INFINITY, -0)
+        ),
+        jitter: fc.oneof(
+          anyValue,
+          fc.boolean().map((b) => () => b)
+        )
+      },
+      { requiredKeys: [] }
+    )
+    .map((bag) => () => Object.fromEntries(Object.entries(bag).map(([k, v]) => [k, v?.()])))
+  const anyBackoff = fc.oneof(anyOptions(keys), targeted)
+
+  it("backoff and transient return a schedule whose first step succeeds, is done, or fails with InvalidInput", () => {
+    fc.assert(
+      fc.property(anyBackoff, (make) => {
+        const options = make() as Retry.BackoffOptions
+        const policy = Retry.transient(options)
+        if (typeof policy.while !== "function") throw new Error("transient: no while")
+        for (const schedule of [Retry.backoff(options), policy.schedule]) {
+          if (!Schedule.isSchedule(schedule)) throw new Error("not a Schedule")
+          const exit = Effect.runSyncExit(
+            Effect.flatMap(Schedule.toStep(schedule), (step) => Pull.catchDone(step(0, undefined), () => Effect.void))
+          )
+          expectExit(exit)
+          if (Exit.isSuccess(exit) && exit.value !== undefined) {
+            const [, delay] = exit.value
+            if (!Duration.isDuration(delay) || Duration.isNegative(delay)) throw new Error(`bad delay ${String(delay)}`)
+          }
+        }
+      }),
+      params
+    )
+  }, 120_000)
+})
+
+describe("Ready: any input", () => {
+  const exitRefused = (exit: Exit.Exit<unknown, unknown>) =>
+    Exit.isFailure(exit) &&
+    !Cause.hasDies(exit.cause) &&
+    isInvalid(Cause.findErrorOption(exit.cause).pipe((o) => (o._tag === "Some" ? o.value : undefined)))
+  const probeLike = fc.oneof(
+    anyValue,
+    oneOf(Ready.redis, Ready.mysql, Ready.postgres(), Ready.http("/healthz"), Ready.tls(), Ready.expect("a", "b")),
+    fc
+      .record(
+        {
+          _tag: fc.oneof(oneOf("Postgres", "Redis", "Mysql", "Http", "Tls", "Expect", "Nope"), anyValue),
+          user: fc.oneof(anyValue, oneOf("u", "", "a\0b")),
+          database: fc.oneof(anyValue, oneOf("db")),
+          path: fc.oneof(anyValue, oneOf("/", "/x", "x", "/a b", "/\r\n")),
+          host: fc.oneof(anyValue, oneOf("localhost", "", "a b")),
+          servername: fc.oneof(anyValue, oneOf("db.internal")),
+          send: fc.oneof(anyValue, oneOf(new Uint8Array(0), new Uint8Array([1]))),
+          expect: fc.oneof(anyValue, oneOf(new Uint8Array(0), new Uint8Array([1]))),
+          text: anyValue
+        },
+        { requiredKeys: ["_tag"] }
+      )
+      .map((bag) => () => Object.fromEntries(Object.entries(bag).map(([k, v]) => [k, v?.()])))
+  )
+  const checkOptions = fc.oneof(
+    anyOptions(["deadline", "maxBytes"]),
+    fc
+      .record({
+        deadline: fc.oneof(anyValue, oneOf("1 second", 10, {})),
+        maxBytes: fc.oneof(anyValue, lift(fc.integer()))
+      })
+      .map((bag) => () => ({ deadline: bag.deadline(), maxBytes: bag.maxBytes() }))
+  )
+  const probeText = fc.oneof(
+    anyValue,
+    oneOf("redis", "http:/x", "expect:a=>b", "expect:\\x4", `http:/${"a".repeat(9000)}`, "expect:=>"),
+    lift(
+      fc.string({
+        unit: fc.constantFrom("e", "x", "p", "c", "t", ":", "=", ">", "\\", "h", "/", "4", "0", "\0"),
+        maxLength: 30
+      })
+    )
+  )
+
+  it("parse answers a Result; a parsed probe formats and parses back", () => {
+    fc.assert(
+      fc.property(probeText, (make) => {
+        const parsed = Ready.parse(make() as string)
+        expectResult(parsed)
+        if (Result.isSuccess(parsed)) expectResult(Ready.parse(Ready.format(parsed.success)), () => false)
+      }),
+      params
+    )
+  }, 120_000)
+
+  it("constructors never throw and always return a probe", () => {
+    fc.assert(
+      fc.property(anyOptions(["user", "database", "servername"]), anyValue, anyValue, (options, a, b) => {
+        const made = [
+          Ready.postgres(options() as never),
+          Ready.tls(options() as never),
+          Ready.http(a() as string, b() as string),
+          Ready.expect(a() as string, b() as string)
+        ]
+        for (const probe of made) if (typeof probe?._tag !== "string") throw new Error("not a probe")
+      }),
+      params
+    )
+  }, 120_000)
+
+  it("check refuses a bad connection, probe or option with InvalidInput before it connects", () => {
+    const refused = new Error("the connection ran")
+    fc.assert(
+      fc.property(fc.oneof(anyValue, oneOf(Effect.fail(refused))), probeLike, checkOptions, (c, p, o) => {
+        const [connection, probe, options] = [c(), p(), o()]
+        // Data-first when the first argument is a connection; otherwise data-last, a function.
+        const made = Ready.check(connection as never, probe as never, options as never)
+        const effect: unknown = typeof made === "function" ? (made as (c: unknown) => unknown)(connection) : made
+        if (!Effect.isEffect(effect)) throw new Error("not an Effect")
+        const exit = Effect.runSyncExit(effect as Effect.Effect<unknown, unknown>)
+        expectExit(exit, (e) => isInvalid(e) || e === refused)
+        if (Exit.isSuccess(exit)) throw new Error("succeeded without a server")
+      }),
+      params
+    )
+  }, 120_000)
+
+  it("the probes that reach the connection are the ones the constructors make", () => {
+    const ran = new Error("ran")
+    for (const probe of [
+      Ready.redis,
+      Ready.postgres({ user: "u" }),
+      Ready.http("/x"),
+      Ready.tls(),
+      Ready.expect("", "b")
+    ]) {
+      const exit = Effect.runSyncExit(Ready.check(Effect.fail(ran), probe))
+      const error = Exit.isFailure(exit) ? Cause.findErrorOption(exit.cause) : undefined
+      expect(error?._tag === "Some" && error.value === ran, Ready.format(probe)).toBe(true)
+    }
+    for (const probe of [
+      Ready.http("/a b"),
+      Ready.http("/x", "evil\r\nX-Injected: 1"),
+      Ready.postgres({ user: "a\0b" }),
+      Ready.postgres(null as never),
+      Ready.expect("a", ""),
+      Ready.expect(5 as never, "b"),
+      { _tag: "Nope" },
+      null
+    ]) {
+      const exit = Effect.runSyncExit(Ready.check(Effect.fail(ran), probe as Ready.Probe))
+      expect(exitRefused(exit), JSON.stringify(probe)).toBe(true)
+    }
   })
 })

@@ -376,5 +376,108 @@ describe("Retry", () => {
         assert.isAbove(new Set(delays.slice(10).map((d) => Math.round(d))).size, 1)
       })
     )
+
+    describe("malformed options are InvalidInput in the error channel, never a throw (#10)", () => {
+      const trap = (): never => {
+        throw new Error("trap")
+      }
+      const hostile = new Proxy({}, { get: trap, has: trap, ownKeys: trap, getOwnPropertyDescriptor: trap })
+      const withGetter = Object.defineProperty({}, "cap", { get: trap, enumerable: true })
+      const cases: ReadonlyArray<readonly [string, unknown, string]> = [
+        ["base {}", { base: {} }, "base"],
+        ["base [NaN, 0]", { base: [Number.NaN, 0] }, "base"],
+        ['base "abc"', { base: "abc" }, "base"],
+        ["base Infinity", { base: Number.POSITIVE_INFINITY }, "base"],
+        ["base -1", { base: -1 }, "base"],
+        ["cap {}", { cap: {} }, "cap"],
+        ["cap a 1 MiB string", { cap: "1".repeat(1 << 20) }, "cap"],
+        ["maxElapsed [NaN, 0]", { maxElapsed: [Number.NaN, 0] }, "maxElapsed"],
+        ["factor NaN", { factor: Number.NaN }, "factor"],
+        ["factor -2", { factor: -2 }, "factor"],
+        ["factor 0.5", { factor: 0.5 }, "factor"],
+        ["factor Infinity", { factor: Number.POSITIVE_INFINITY }, "factor"],
+        ['factor "2"', { factor: "2" }, "factor"],
+        ["maxAttempts -1", { maxAttempts: -1 }, "maxAttempts"],
+        ["maxAttempts 1.5", { maxAttempts: 1.5 }, "maxAttempts"],
+        ['maxAttempts "x"', { maxAttempts: "x" }, "maxAttempts"],
+        ["maxAttempts NaN", { maxAttempts: Number.NaN }, "maxAttempts"],
+        ["maxAttempts 10n", { maxAttempts: 10n }, "maxAttempts"],
+        ['jitter "yes"', { jitter: "yes" }, "jitter"],
+        ["null options", null, "options"],
+        ["string options", "fast", "options"],
+        ["array options", [], "options"],
+        ["a proxy whose traps throw", hostile, "base"],
+        ["a getter that throws", withGetter, "cap"]
+      ]
+      for (const [label, options, field] of cases) {
+        it.effect(
+          `${label}: backoff and transient return; the retry fails with InvalidInput(${field}) after one run`,
+          () =>
+            Effect.gen(function* () {
+              // Neither constructor throws (they did: Duration.fromInputUnsafe, Schedule.upTo).
+              const schedule = Retry.backoff(options as Retry.BackoffOptions)
+              const policy = Retry.transient(options as Retry.BackoffOptions)
+              for (const retried of [
+                (e: Effect.Effect<number, ConnectError.ConnectError>) => e.pipe(Effect.retry(policy)),
+                (e: Effect.Effect<number, ConnectError.ConnectError>) => e.pipe(Effect.retry(schedule))
+              ]) {
+                const { times, effect } = scripted(always("ECONNREFUSED"))
+                const exit = yield* runToEnd(retried(effect))
+                assert.strictEqual(times.length, 1, "the effect ran once; no retry was attempted")
+                const error = Exit.findErrorOption(exit)
+                assert.isTrue(error._tag === "Some" && error.value instanceof InvalidInput.InvalidInput, label)
+                if (error._tag === "Some" && error.value instanceof InvalidInput.InvalidInput) {
+                  assert.strictEqual(error.value.field, field)
+                  assert.isAtMost(error.value.message.length, 400, "the message quotes the input, shortened")
+                }
+              }
+            })
+        )
+      }
+
+      it.effect("the schedule's error type says InvalidInput; Effect.repeat surfaces it too", () =>
+        Effect.gen(function* () {
+          expectTypeOf(Retry.backoff()).toEqualTypeOf<Retry.Backoff>()
+          const repeated = Effect.succeed(1).pipe(Effect.repeat(Retry.backoff({ maxAttempts: -1 })))
+          expectTypeOf(repeated).toEqualTypeOf<
+            Effect.Effect<import("effect/Duration").Duration, InvalidInput.InvalidInput>
+          >()
+          const exit = yield* Effect.exit(repeated)
+          const error = Exit.findErrorOption(exit)
+          assert.isTrue(error._tag === "Some" && error.value.field === "maxAttempts")
+        })
+      )
+
+      it.effect(
+        "edge values that are valid: maxAttempts 0 and Infinity, -0, factor 1, infinite cap and maxElapsed",
+        () =>
+          Effect.gen(function* () {
+            const zero = scripted(always("ECONNREFUSED"))
+            yield* runToEnd(zero.effect.pipe(Effect.retry(Retry.transient({ maxAttempts: 0 }))))
+            assert.deepStrictEqual(zero.times, [0])
+            const negativeZero = scripted(always("ECONNREFUSED"))
+            yield* runToEnd(negativeZero.effect.pipe(Effect.retry(Retry.transient({ maxAttempts: -0 }))))
+            assert.strictEqual(negativeZero.times.length, 1)
+            const flat = scripted(always("ECONNREFUSED"))
+            yield* runToEnd(
+              flat.effect.pipe(
+                Effect.retry(
+                  Retry.transient({
+                    factor: 1,
+                    jitter: false,
+                    maxAttempts: Number.POSITIVE_INFINITY,
+                    cap: Number.POSITIVE_INFINITY,
+                    maxElapsed: "350 millis"
+                  })
+                )
+              )
+            )
+            assert.deepStrictEqual(
+              flat.times.map((t) => t - flat.times[0]!),
+              [0, 100, 200, 300, 400]
+            )
+          })
+      )
+    })
   })
 })

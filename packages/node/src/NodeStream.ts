@@ -30,12 +30,13 @@
  *
  * @since 0.1.0
  */
-import { ConnectError, type SocketHandle } from "@dial/core"
+import { ConnectError, InvalidInput, type SocketHandle } from "@dial/core"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
+import * as Result from "effect/Result"
 import * as Scope from "effect/Scope"
 import * as Socket from "effect/socket/Socket"
 import * as Net from "node:net"
@@ -204,15 +205,68 @@ const errorOf = (error: Socket.SocketError | unknown): Error => {
 export const fromHandle = (
   handle: SocketHandle.StreamHandle,
   options?: { readonly allowHalfOpen?: boolean | undefined }
-): Effect.Effect<NodeSocket, ConnectError.ConnectError> =>
-  Effect.map(handle.connection, (connection) => {
-    const native = connection.native
-    if (!(native instanceof Net.Socket)) return new SocketDuplex(connection.socket, options)
-    // Clients expect `net.Socket`'s default: the peer's end ends the socket (ioredis and pg
-    // notice a dead server by its 'close'). dial's own view keeps the kernel's half-open.
-    native.allowHalfOpen = options?.allowHalfOpen === true
-    return native
+): Effect.Effect<NodeSocket, ConnectError.ConnectError | InvalidInput.InvalidInput> =>
+  Effect.suspend((): Effect.Effect<NodeSocket, ConnectError.ConnectError | InvalidInput.InvalidInput> => {
+    const connection = connectionOf(handle)
+    if (connection === undefined) {
+      return Effect.fail(InvalidInput.make("handle", handle, "expected a stream handle"))
+    }
+    const read = InvalidInput.options("options", options, ["allowHalfOpen"])
+    if (Result.isFailure(read)) return Effect.fail(read.failure)
+    const allowHalfOpen = read.success.allowHalfOpen
+    if (allowHalfOpen !== undefined && typeof allowHalfOpen !== "boolean") {
+      return Effect.fail(InvalidInput.make("allowHalfOpen", allowHalfOpen, "expected a boolean"))
+    }
+    return Effect.map(connection, (connection): NodeSocket => {
+      const native = connection.native
+      if (!(native instanceof Net.Socket)) return new SocketDuplex(connection.socket, { allowHalfOpen })
+      // Clients expect `net.Socket`'s default: the peer's end ends the socket (ioredis and pg
+      // notice a dead server by its 'close'). dial's own view keeps the kernel's half-open.
+      native.allowHalfOpen = allowHalfOpen === true
+      return native
+    })
   })
+
+/** A handle's `connection` effect, read once; `undefined` for anything that is not a stream handle. */
+const connectionOf = (handle: unknown): SocketHandle.StreamHandle["connection"] | undefined => {
+  try {
+    if (typeof handle !== "object" || handle === null) return undefined
+    const connection: unknown = (handle as { readonly connection?: unknown }).connection
+    return Effect.isEffect(connection) ? (connection as SocketHandle.StreamHandle["connection"]) : undefined
+  } catch {
+    // A proxy whose traps throw is no handle.
+    return undefined
+  }
+}
+
+/** What a connect effect made: the handle itself, or an object holding it (`Dialer.dial`'s result). */
+const handleIn = (made: unknown): SocketHandle.StreamHandle => {
+  try {
+    if (typeof made === "object" && made !== null && !("connection" in made) && "handle" in made) {
+      return (made as { readonly handle: SocketHandle.StreamHandle }).handle
+    }
+  } catch {
+    // `fromHandle` refuses it.
+  }
+  return made as SocketHandle.StreamHandle
+}
+
+/** Whether `u` is a socket this module makes; `instanceof` runs a proxy's traps, which may throw. */
+const isNodeSocket = (u: unknown): u is NodeSocket => {
+  try {
+    return u instanceof Net.Socket || u instanceof SocketDuplex
+  } catch {
+    return false
+  }
+}
+
+const isEffect = (u: unknown): boolean => {
+  try {
+    return Effect.isEffect(u)
+  } catch {
+    return false
+  }
+}
 
 /**
  * Runs a dial in a scope of its own and hands out the connection as a Node socket; the
@@ -235,14 +289,16 @@ export const fromHandle = (
  */
 export const open = <E, R>(
   connect: Effect.Effect<SocketHandle.StreamHandle | { readonly handle: SocketHandle.StreamHandle }, E, R>
-): Effect.Effect<NodeSocket, E | ConnectError.ConnectError, Exclude<R, Scope.Scope>> =>
+): Effect.Effect<NodeSocket, E | ConnectError.ConnectError | InvalidInput.InvalidInput, Exclude<R, Scope.Scope>> =>
   Effect.uninterruptibleMask((restore) =>
     Effect.gen(function* () {
+      if (!isEffect(connect)) {
+        return yield* Effect.fail(InvalidInput.make("connect", connect, "expected an Effect that connects"))
+      }
       const scope = yield* Scope.make()
+      // A connect effect that made something else is refused, and its scope closed (whatever it opened).
       const exit = yield* Effect.exit(
-        restore(
-          Effect.flatMap(Scope.provide(connect, scope), (made) => fromHandle("handle" in made ? made.handle : made))
-        )
+        restore(Effect.flatMap(Scope.provide(connect, scope), (made) => fromHandle(handleIn(made))))
       )
       if (Exit.isFailure(exit)) {
         yield* Scope.close(scope, exit)
@@ -252,7 +308,7 @@ export const open = <E, R>(
       socket.once("close", () => Effect.runFork(Scope.close(scope, Exit.void)))
       return socket
     })
-  ) as Effect.Effect<NodeSocket, E | ConnectError.ConnectError, Exclude<R, Scope.Scope>>
+  ) as Effect.Effect<NodeSocket, E | ConnectError.ConnectError | InvalidInput.InvalidInput, Exclude<R, Scope.Scope>>
 
 /**
  * A socket for pg's `stream` option. pg calls `connect(port, host)` on the stream it is given;
@@ -277,6 +333,8 @@ export const open = <E, R>(
  * @since 0.1.0
  */
 export const forPg = <S extends NodeSocket>(socket: S): S => {
+  // Total: anything but a socket (or a frozen one) is handed back as it is, for pg to refuse.
+  if (!isNodeSocket(socket) || Object.isFrozen(socket)) return socket
   const connected = function (this: S) {
     process.nextTick(() => this.emit("connect"))
     return this

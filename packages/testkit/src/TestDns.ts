@@ -17,7 +17,7 @@
  *
  * @since 0.1.0
  */
-import { InvalidInput } from "@dial/core"
+import { InvalidInput, SockAddr } from "@dial/core"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -100,14 +100,19 @@ const decodeFamily = (
 ): Result.Result<Decoded, InvalidInput.InvalidInput> => {
   if (answer === undefined) return Result.succeed([])
   if (answer === "NXDOMAIN" || answer === "SERVFAIL" || answer === "timeout") return Result.succeed(answer)
-  if (!Array.isArray(answer)) {
+  if (!Array.isArray(answer) || answer.length > maxAddresses) {
     return Result.fail(
-      InvalidInput.make(`${name}.${family}`, answer, "expected addresses, NXDOMAIN, SERVFAIL or timeout")
+      InvalidInput.make(
+        `${name}.${family}`,
+        answer,
+        `expected at most ${maxAddresses} addresses, NXDOMAIN, SERVFAIL or timeout`
+      )
     )
   }
   const ips: Array<NetAddress.IpAddress> = []
-  for (const text of answer) {
-    const ip = typeof text === "string" ? NetAddress.ipFromString(text) : undefined
+  for (const text of Array.from(answer as ReadonlyArray<unknown>)) {
+    const ip =
+      typeof text === "string" && text.length <= SockAddr.maxStringLength ? NetAddress.ipFromString(text) : undefined
     if (ip === undefined || Result.isFailure(ip) || NetAddress.familyOf(ip.success) !== family) {
       return Result.fail(InvalidInput.make(`${name}.${family}`, text, `expected an ${family} address`))
     }
@@ -119,26 +124,55 @@ const decodeFamily = (
 const millis = (field: string, input: Duration.Input | undefined, fallback: number) =>
   input === undefined ? Result.succeed(fallback) : Result.map(InvalidInput.duration(field, input), Duration.toMillis)
 
-const decodeTable = (
-  answers: Readonly<Record<string, Answer>>
-): Result.Result<Map<string, Entry>, InvalidInput.InvalidInput> =>
+/** The longest name a table holds: a DNS name is at most 253 characters, 254 with its final dot. */
+const maxNameLength = 254
+/** The most addresses one family answers. */
+const maxAddresses = 1024
+
+const decodeTable = (answers: unknown): Result.Result<Map<string, Entry>, InvalidInput.InvalidInput> =>
   Result.gen(function* () {
+    if (typeof answers !== "object" || answers === null || Array.isArray(answers)) {
+      return yield* Result.fail(InvalidInput.make("answers", answers, "expected a record of names to answers"))
+    }
     const table = new Map<string, Entry>()
-    for (const [name, answer] of Object.entries(answers)) {
-      if (typeof answer !== "object" || answer === null) {
-        return yield* Result.fail(InvalidInput.make(name, answer, "expected an answer"))
+    for (const [name, input] of Object.entries(answers)) {
+      if (name.length > maxNameLength) {
+        return yield* Result.fail(
+          InvalidInput.make("answers", name, `a name is at most ${maxNameLength} characters (got ${name.length})`)
+        )
       }
+      // Each answer, and its delays, read once into plain snapshots.
+      const answer = yield* InvalidInput.options(name, input, ["IPv4", "IPv6", "delay"])
+      if (input === undefined) return yield* Result.fail(InvalidInput.make(name, input, "expected an answer"))
+      const delay = yield* InvalidInput.options(`${name}.delay`, answer.delay, ["IPv4", "IPv6"])
       table.set(normalize(name), {
-        IPv4: yield* decodeFamily(name, "IPv4", answer.IPv4),
-        IPv6: yield* decodeFamily(name, "IPv6", answer.IPv6),
+        IPv4: yield* decodeFamily(name, "IPv4", answer.IPv4 as Answer["IPv4"]),
+        IPv6: yield* decodeFamily(name, "IPv6", answer.IPv6 as Answer["IPv6"]),
         delay: {
-          IPv4: yield* millis(`${name}.delay.IPv4`, answer.delay?.IPv4, 0),
-          IPv6: yield* millis(`${name}.delay.IPv6`, answer.delay?.IPv6, 0)
+          IPv4: yield* millis(`${name}.delay.IPv4`, delay.IPv4 as Duration.Input | undefined, 0),
+          IPv6: yield* millis(`${name}.delay.IPv6`, delay.IPv6 as Duration.Input | undefined, 0)
         }
       })
     }
     return table
   })
+
+/** Reads the table and options of {@link make}; a getter or proxy trap that throws is `InvalidInput`. */
+const decodeAll = (
+  answers: unknown,
+  options: unknown
+): Result.Result<{ readonly table: Map<string, Entry>; readonly timeout: number }, InvalidInput.InvalidInput> => {
+  try {
+    return Result.gen(function* () {
+      const table = yield* decodeTable(answers)
+      const read = yield* InvalidInput.options("options", options, ["timeout"])
+      const timeout = yield* millis("timeout", read.timeout as Duration.Input | undefined, 5_000)
+      return { table, timeout }
+    })
+  } catch {
+    return Result.fail(InvalidInput.make("answers", answers, "reading it threw"))
+  }
+}
 
 const failure = (hostname: string, reason: Dns.DnsErrorReason) =>
   new Dns.DnsError({ reason, method: "lookup", hostname })
@@ -158,11 +192,10 @@ const failure = (hostname: string, reason: Dns.DnsErrorReason) =>
  */
 export const make = (
   answers: Readonly<Record<string, Answer>>,
-  options: Options = {}
+  options?: Options
 ): Result.Result<Dns.Dns["Service"], InvalidInput.InvalidInput> =>
   Result.gen(function* () {
-    const table = yield* decodeTable(answers)
-    const timeout = yield* millis("timeout", options.timeout, 5_000)
+    const { table, timeout } = yield* decodeAll(answers, options)
     const one = (name: string, family: NetAddress.IpFamily, entry: Entry) => {
       const answer = entry[family]
       const delay = entry.delay[family] + (answer === "timeout" ? timeout : 0)

@@ -25,7 +25,7 @@
  *
  * @since 0.1.0
  */
-import type { ConnectError, Errno, InvalidInput, SockAddr } from "@dial/core"
+import { type ConnectError, type Errno, InvalidInput, type SockAddr } from "@dial/core"
 import { Network } from "@dial/core"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
@@ -883,9 +883,12 @@ export const host = <E, R>(
   ip: string,
   server: Effect.Effect<unknown, E, R>
 ): Effect.Effect<void, InvalidInput.InvalidInput, TestNetwork | Scope.Scope | Exclude<R, Scope.Scope>> =>
-  Effect.flatMap(Effect.context<Exclude<R, Scope.Scope>>(), (context) =>
-    TestNetwork.use((network) => network.host(ip, Effect.provideContext(Effect.scoped(server), context)))
-  )
+  // Checked before it is wrapped: the wrapped value is always an Effect.
+  guard.isEffect(server)
+    ? Effect.flatMap(Effect.context<Exclude<R, Scope.Scope>>(), (context) =>
+        TestNetwork.use((network) => network.host(ip, Effect.provideContext(Effect.scoped(server), context)))
+      )
+    : Effect.fail(InvalidInput.make("server", server, "expected an Effect"))
 
 /**
  * Crashes a host.

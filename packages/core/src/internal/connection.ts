@@ -24,7 +24,7 @@ import * as Socket from "effect/socket/Socket"
 import * as ConnectError from "../ConnectError.ts"
 import * as DialError from "../DialError.ts"
 import * as InvalidInput from "../InvalidInput.ts"
-import type * as SocketHandle from "../SocketHandle.ts"
+import * as internalInput from "./input.ts"
 import type * as Transport from "../Transport.ts"
 
 /** Decoded deadlines; `undefined` is none. */
@@ -46,21 +46,27 @@ const decodeOne = (
   return Result.succeed(Duration.isFinite(decoded.success) ? decoded.success : undefined)
 }
 
-/** Decodes deadlines; unset fields keep `base`'s. */
+const limitKeys = ["read", "write", "idle"] as const
+
+/**
+ * Decodes deadlines; unset fields keep `base`'s (a field present as `undefined` removes its
+ * deadline). Read once: each key's presence and value are taken in one pass, and a getter or
+ * proxy trap that throws is `InvalidInput`.
+ */
 export const decode = (raw: unknown, base: Limits): Result.Result<Limits, InvalidInput.InvalidInput> => {
   if (raw === undefined) return Result.succeed(base)
-  if (!Predicate.isObject(raw)) return Result.fail(InvalidInput.make("deadlines", raw, "expected an object"))
-  const input = raw as SocketHandle.Deadlines
-  const read = decodeOne("read", input.read)
-  if (Result.isFailure(read)) return Result.fail(read.failure)
-  const write = decodeOne("write", input.write)
-  if (Result.isFailure(write)) return Result.fail(write.failure)
-  const idle = decodeOne("idle", input.idle)
-  if (Result.isFailure(idle)) return Result.fail(idle.failure)
-  return Result.succeed({
-    read: "read" in input ? read.success : base.read,
-    write: "write" in input ? write.success : base.write,
-    idle: "idle" in input ? idle.success : base.idle
+  return internalInput.guard("deadlines", raw, () => {
+    if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+      return Result.fail(InvalidInput.make("deadlines", raw, "expected an object of read, write and idle"))
+    }
+    const next: { -readonly [K in keyof Limits]: Limits[K] } = { ...base }
+    for (const key of limitKeys) {
+      if (!(key in raw)) continue
+      const decoded = decodeOne(key, (raw as Record<string, unknown>)[key] as Duration.Input | undefined)
+      if (Result.isFailure(decoded)) return Result.fail(decoded.failure)
+      next[key] = decoded.success
+    }
+    return Result.succeed(next)
   })
 }
 

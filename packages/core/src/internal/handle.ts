@@ -24,9 +24,15 @@ import type * as Transport from "../Transport.ts"
 import { decode as decodeLimits, type Limits, Live, noLimits } from "./connection.ts"
 
 /** A per-operation deadline: undefined for none (the handle's then apply). */
-const decodeOperation = (options: SocketHandle.OperationOptions | undefined) => {
-  if (options?.deadline === undefined) return Result.succeed(undefined)
-  const decoded = InvalidInput.duration("deadline", options.deadline, { infinite: "allow" })
+const decodeOperation = (
+  raw: SocketHandle.OperationOptions | undefined
+): Result.Result<Duration.Duration | undefined, InvalidInput.InvalidInput> => {
+  // Read once, through a snapshot: `null` and a throwing getter are InvalidInput, not a throw.
+  const options = InvalidInput.options("options", raw, ["deadline"])
+  if (Result.isFailure(options)) return Result.fail(options.failure)
+  const deadline = options.success.deadline
+  if (deadline === undefined) return Result.succeed(undefined)
+  const decoded = InvalidInput.duration("deadline", deadline as Duration.Input, { infinite: "allow" })
   if (Result.isFailure(decoded)) return decoded
   return Result.succeed(Duration.isFinite(decoded.success) ? decoded.success : undefined)
 }
@@ -432,7 +438,7 @@ class StreamHandleImpl extends HandleImpl implements SocketHandle.StreamHandle {
   }
 
   write(data: Uint8Array | string, options?: SocketHandle.OperationOptions) {
-    if (typeof data !== "string" && !(data instanceof Uint8Array)) {
+    if (typeof data !== "string" && !internalInput.isBytes(data)) {
       return Effect.fail(InvalidInput.make("data", typeof data, "expected a Uint8Array or a string"))
     }
     const deadline = decodeOperation(options)

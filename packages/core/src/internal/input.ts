@@ -29,3 +29,12 @@ export const guard = <A>(
     return Result.fail(InvalidInput.make(field, input, threw(error)))
   }
 }
+
+/** Whether `input` is a `Uint8Array`; a proxy whose `getPrototypeOf` trap throws is not. */
+export const isBytes = (input: unknown): input is Uint8Array => {
+  try {
+    return input instanceof Uint8Array
+  } catch {
+    return false
+  }
+}

@@ -188,5 +188,73 @@ export const controls = (inner: Controls): Controls => ({
   hold: (input) => {
     const target = address("address", input, false)
     return orFail(target, () => inner.hold(Result.getOrThrow(target)))
-  }
+  },
+  toxic: (input, toxic, options) => {
+    const target = endpoint("address", input)
+    // The toxic as a plain snapshot of every field any toxic has; `toxics.decode` checks the values.
+    const copied = Result.andThen(target, () => read("toxic", toxic, toxicFields))
+    const checked = Result.andThen(copied, (snapshot) =>
+      toxic === undefined
+        ? fail("toxic", toxic, "expected a toxic")
+        : Result.map(read("options", options, { direction: ["upstream", "downstream", "both"] }), () => snapshot)
+    )
+    return orFail(checked, () =>
+      inner.toxic(
+        Result.getOrThrow(target),
+        Result.getOrThrow(checked) as TestNetwork.Toxic,
+        Result.getOrThrow(read("options", options, { direction: ["upstream", "downstream", "both"] }))
+      )
+    )
+  },
+  faults: (input, rates) => {
+    const target = endpoint("address", input)
+    const checked = Result.andThen(target, () =>
+      rates === undefined
+        ? fail("rates", rates, "expected { refuse?, reset?, drop?, per? }")
+        : read("rates", rates, { refuse: "number", reset: "number", drop: "number", per: ["connect", "chunk"] })
+    )
+    return orFail(checked, () => inner.faults(Result.getOrThrow(target), Result.getOrThrow(checked)))
+  },
+  host: (ip, server) => {
+    const checked = Result.andThen(hostIp(ip), () =>
+      isEffect(server) ? Result.succeed(server) : fail("server", server, "expected an Effect")
+    )
+    return orFail(checked, () => inner.host(ip, server))
+  },
+  crash: (ip, options) => {
+    const checked = Result.andThen(hostIp(ip), () =>
+      read("options", options, { connections: ["reset", "vanish"], connects: ["refuse", "blackhole"] })
+    )
+    return orFail(checked, () => inner.crash(ip, Result.getOrThrow(checked)))
+  },
+  restart: (ip) => orFail(hostIp(ip), () => inner.restart(ip))
 })
+
+const toxicFields = {
+  type: "any",
+  latency: "any",
+  jitter: "any",
+  bytesPerSecond: "any",
+  averageSize: "any",
+  sizeVariation: "any",
+  delay: "any",
+  timeout: "any",
+  after: "any",
+  bytes: "any"
+} as const
+
+/** A host's IP: a string of bounded length; the kernel parses it. */
+const hostIp = (ip: unknown) =>
+  typeof ip === "string" && ip.length <= SockAddr.maxStringLength
+    ? Result.succeed(ip)
+    : fail("host", ip, "expected an IP address")
+
+/** Whether `u` is an Effect; never throws. */
+export const isEffect = (u: unknown): boolean => {
+  try {
+    return Effect.isEffect(u)
+  } catch {
+    // A proxy whose traps throw is no Effect.
+    return false
+  }
+}

@@ -7,7 +7,7 @@
 // the values it generates, and a hostile proxy would throw inside fast-check, not the code under
 // test. Call a thunk to get the value.
 //
-// The same file is in packages/{core,node,testkit}/test/helpers: each package's tests compile
+// The same file is in packages/{core,node,testkit,cli}/test/helpers: each package's tests compile
 // under their own rootDir, so it cannot be imported across packages.
 import * as fc from "fast-check"
 
