@@ -281,6 +281,45 @@ const cases = <R>(): ReadonlyArray<Case<R>> => [
       })
   },
   {
+    name: "racy reads: 8 fibers reading at once; every byte is read once, none twice",
+    body: ({ client, server }) =>
+      Effect.gen(function* () {
+        const readers = 8
+        const sent = pattern(256 << 10, 3)
+        const clientPull = yield* Socket.readerBytes(client)
+        yield* Socket.readerBytes(server)
+        const serverWriter = yield* server.writer
+        // Each fiber pulls until the server's close ends the stream; a chunk goes to one fiber.
+        const readOne = Effect.gen(function* () {
+          const chunks: Array<Uint8Array> = []
+          for (let i = 0; i < 1_000_000; i++) {
+            const result = yield* Effect.result(clientPull)
+            if (result._tag === "Failure") {
+              const reason = result.failure.reason
+              return { chunks, end: reason._tag === "SocketCloseError" && reason.code === 1000 ? "end" : reason._tag }
+            }
+            chunks.push(...result.success)
+          }
+          return { chunks, end: "never ended" }
+        })
+        const reading = yield* Effect.forkChild(
+          Effect.all(Array.from({ length: readers }, () => readOne), { concurrency: "unbounded" })
+        )
+        yield* writeChunked(serverWriter, sent, 1021)
+        yield* serverWriter.write(new Socket.CloseEvent())
+        const results = yield* Fiber.join(reading)
+        const histogram = (chunks: ReadonlyArray<Uint8Array>) => {
+          const counts = new Array<number>(256).fill(0)
+          for (const chunk of chunks) for (const byte of chunk) counts[byte]!++
+          return counts
+        }
+        for (const { end } of results) assert.strictEqual(end, "end")
+        const received = results.flatMap(({ chunks }) => chunks)
+        assert.strictEqual(received.reduce((n, chunk) => n + chunk.length, 0), sent.length)
+        assert.deepStrictEqual(histogram(received), histogram([sent]))
+      })
+  },
+  {
     name: "close while reading: the peer's close ends a waiting read cleanly",
     body: ({ client, server }) =>
       Effect.gen(function* () {

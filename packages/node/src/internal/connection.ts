@@ -216,7 +216,13 @@ class Reader {
   readonly inbox: Inbox
   /** Set when this reader's scope closed (1006), or a failed TLS upgrade. */
   error: Socket.SocketError | undefined = undefined
+  /** The waiting pull (or one interrupted since, whose resume is then a no-op). */
   waiter: Resume | undefined = undefined
+  /**
+   * Pulls that wait beside `waiter` (several fibers pulling one reader): each is woken too, and
+   * one interrupted meanwhile takes itself out, so the list holds only live pulls.
+   */
+  others: Array<Resume> | undefined = undefined
   readonly pull: Effect.Effect<Batch, Socket.SocketError>
   /** What a woken pull runs: it takes what is there, or waits again. */
   readonly retake: Effect.Effect<Batch, Socket.SocketError>
@@ -226,17 +232,28 @@ class Reader {
     this.pull = Effect.callback<Batch, Socket.SocketError>((resume) => {
       const now = this.inbox.take(this)
       if (now !== undefined) return resume(now)
-      this.waiter = resume
+      if (this.waiter === undefined) {
+        this.waiter = resume
+        return
+      }
+      const others = (this.others ??= [])
+      others.push(resume)
+      return Effect.sync(() => {
+        const at = others.indexOf(resume)
+        if (at >= 0) others.splice(at, 1)
+      })
     })
     this.retake = Effect.suspend(() => this.inbox.take(this) ?? this.pull)
   }
 
-  /** Resumes a waiting pull to run again; a pull interrupted meanwhile ignores it. */
+  /** Resumes the waiting pulls to run again; one interrupted meanwhile ignores it. */
   wake(): void {
     const resume = this.waiter
-    if (resume === undefined) return
+    const others = this.others
     this.waiter = undefined
-    resume(this.retake)
+    this.others = undefined
+    if (resume !== undefined) resume(this.retake)
+    if (others !== undefined) for (let i = 0; i < others.length; i++) others[i]!(this.retake)
   }
 
   fail(error: Socket.SocketError): void {
