@@ -58,6 +58,24 @@ import { Duplex } from "node:stream"
  */
 export type NodeSocket = Net.Socket | SocketDuplex
 
+/** `SocketDuplex`'s arguments, read once: whether to stay half-open, or why not to start. */
+const checkDuplexInput = (socket: unknown, options: unknown): Result.Result<boolean, InvalidInput.InvalidInput> => {
+  let isSocket: boolean
+  try {
+    isSocket = Socket.isSocket(socket)
+  } catch {
+    isSocket = false
+  }
+  if (!isSocket) return Result.fail(InvalidInput.make("socket", socket, "expected an effect/socket Socket"))
+  const read = InvalidInput.options("options", options, ["allowHalfOpen"])
+  if (Result.isFailure(read)) return Result.fail(read.failure)
+  const allowHalfOpen = read.success.allowHalfOpen
+  if (allowHalfOpen !== undefined && typeof allowHalfOpen !== "boolean") {
+    return Result.fail(InvalidInput.make("allowHalfOpen", allowHalfOpen, "expected a boolean"))
+  }
+  return Result.succeed(allowHalfOpen === true)
+}
+
 /**
  * A `Duplex` over an `effect/socket` `Socket`: reads pull (one pull at a time, and none while
  * Node's buffer is full), writes wait for the socket's writer, `end()` half-closes, `destroy()`
@@ -85,14 +103,26 @@ export class SocketDuplex extends Duplex {
   /** Resolves a reader that waits because Node's buffer was full. */
   wanted: (() => void) | undefined = undefined
 
+  /**
+   * Why this duplex was made destroyed: its arguments were not a `Socket` and its options. A
+   * constructor has no error channel, so bad input gives a duplex that is already closed (its
+   * writes call back with `ERR_STREAM_DESTROYED`, its reads end) and names the reason here,
+   * rather than a throw or an `'error'` event nobody may be listening for.
+   */
+  readonly invalid: InvalidInput.InvalidInput | undefined
+
   constructor(socket: Socket.Socket, options?: { readonly allowHalfOpen?: boolean | undefined }) {
+    const checked = checkDuplexInput(socket, options)
     // As a `net.Socket`: closes after the peer's end unless asked to stay half-open.
-    super({ allowHalfOpen: options?.allowHalfOpen === true })
+    super({ allowHalfOpen: Result.isSuccess(checked) && checked.success })
     this.socket = socket
     this.scope = Scope.makeUnsafe()
+    this.invalid = Result.isFailure(checked) ? checked.failure : undefined
+    if (this.invalid !== undefined) this.destroy()
   }
 
   override _read(): void {
+    if (this.invalid !== undefined) return
     if (this.wanted !== undefined) {
       const wanted = this.wanted
       this.wanted = undefined
@@ -137,6 +167,7 @@ export class SocketDuplex extends Duplex {
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    if (this.invalid !== undefined) return callback(error)
     const close = Effect.flatMap(this.acquireWriter, (writer) => writer.write(new Socket.CloseEvent(1000)))
     const reader = this.reader
     Effect.runCallback(

@@ -207,3 +207,33 @@ describe("NodeStream: any input", () => {
     console.log(`NodeStream: ${sockets} sockets, ${accepted} connections accepted, none left open`)
   })
 })
+
+describe("NodeStream.SocketDuplex: any input", () => {
+  it("the constructor never throws; bad input is a duplex born closed that names its InvalidInput", async () => {
+    const unhandled: Array<unknown> = []
+    const onError = (error: unknown) => unhandled.push(error)
+    process.on("uncaughtException", onError)
+    let refused = 0
+    try {
+      await fc.assert(
+        fc.asyncProperty(anyValue, anyOptions(["allowHalfOpen"]), async (s, o) => {
+          // No 'error' listener on purpose: bad input must not emit an 'error' nobody hears.
+          const duplex = new NodeStream.SocketDuplex(s() as never, o() as never)
+          if (duplex.invalid === undefined) throw new Error("a generated value was taken for a Socket")
+          if (!(duplex.invalid instanceof InvalidInput.InvalidInput)) throw new Error("invalid is not InvalidInput")
+          if (!duplex.destroyed) throw new Error("a duplex over bad input is not destroyed")
+          const written = await new Promise<unknown>((resolve) => duplex.write(new Uint8Array(1), resolve))
+          if (!(written instanceof Error)) throw new Error("a write to a duplex over bad input succeeded")
+          refused++
+        }),
+        params
+      )
+      // Let nextTick 'close' and any 'error' events fire before looking.
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    } finally {
+      process.off("uncaughtException", onError)
+    }
+    if (unhandled.length > 0) throw new Error(`unhandled: ${String(unhandled[0])}`)
+    if (refused !== RUNS) throw new Error(`${refused} of ${RUNS} refused`)
+  })
+})
