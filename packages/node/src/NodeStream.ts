@@ -167,7 +167,10 @@ export class SocketDuplex extends Duplex {
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    if (this.invalid !== undefined) return callback(error)
+    if (this.invalid !== undefined) {
+      callback(error)
+      return
+    }
     const close = Effect.flatMap(this.acquireWriter, (writer) => writer.write(new Socket.CloseEvent(1000)))
     const reader = this.reader
     Effect.runCallback(

@@ -303,7 +303,10 @@ const cases = <R>(): ReadonlyArray<Case<R>> => [
           return { chunks, end: "never ended" }
         })
         const reading = yield* Effect.forkChild(
-          Effect.all(Array.from({ length: readers }, () => readOne), { concurrency: "unbounded" })
+          Effect.all(
+            Array.from({ length: readers }, () => readOne),
+            { concurrency: "unbounded" }
+          )
         )
         yield* writeChunked(serverWriter, sent, 1021)
         yield* serverWriter.write(new Socket.CloseEvent())
@@ -315,7 +318,10 @@ const cases = <R>(): ReadonlyArray<Case<R>> => [
         }
         for (const { end } of results) assert.strictEqual(end, "end")
         const received = results.flatMap(({ chunks }) => chunks)
-        assert.strictEqual(received.reduce((n, chunk) => n + chunk.length, 0), sent.length)
+        assert.strictEqual(
+          received.reduce((n, chunk) => n + chunk.length, 0),
+          sent.length
+        )
         assert.deepStrictEqual(histogram(received), histogram([sent]))
       })
   },

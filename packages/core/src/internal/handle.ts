@@ -731,7 +731,7 @@ class Group {
  * scope was a tenth of what opening a handle cost. Scopes opened in turn each start their own
  * group, which only costs their close a few steps more. Cleared when the group closes.
  */
-let latest: Group | undefined = undefined
+let latest: Group | undefined
 
 const finalizerCount = (state: Scope.Scope["state"]): number =>
   state._tag !== "Open" ? 0 : state.finalizers === undefined ? 1 : state.finalizers.size
